@@ -1,0 +1,20 @@
+//! Nested-lattice codes built on the lattices of [`crate::lattice`].
+
+/// Largest number of scales a multi-scale code accepts per block.
+pub const MAX_SCALES: usize = 16;
+
+/// Largest number of layers a hierarchical code accepts.
+pub const MAX_LAYERS: usize = 8;
+
+mod coset_table;
+mod dither;
+mod hierarchical;
+mod multiscale;
+mod shell;
+mod voronoi;
+
+pub use coset_table::E8CosetTable;
+pub use hierarchical::{HierarchicalCode, HierarchicalIndex};
+pub use multiscale::{MultiScaleCode, MultiScaleIndex, ScaleSelection};
+pub use shell::E8ShellCode;
+pub use voronoi::{VoronoiCode, VoronoiIndex};

@@ -1,0 +1,70 @@
+//! Nested-lattice quantization of vectors and matrices, for quantized matrix
+//! products on CPUs and microcontrollers.
+//!
+//! The crate is `#![no_std]` and never allocates in its core. It provides the
+//! lattices Z^n, D_n and E8 with exact nearest-point search ([`lattice`]),
+//! nested-lattice (Voronoi) codes with several scales per block, a
+//! hierarchical variant and a 1-bit E8 shell code ([`code`]), the packing of
+//! block indices into code words at the exact stored rate ([`pack`]), and the
+//! distortion limit Gamma(R) of quantized matrix multiplication ([`bound`]).
+//!
+//! # Features
+//!
+//! | feature | default | effect |
+//! |---|---|---|
+//! | `std` | off | implements `std::error::Error`; enables `alloc`; used for host testing |
+//! | `alloc` | off | helpers that return owned buffers, such as [`pack::BlockFormat::pack_all`] |
+//! | `defmt` | off | `defmt::Format` for the public types, for logging on firmware |
+//!
+//! No feature is on by default, so a firmware build gets the allocation-free
+//! core with `default-features = false` implied.
+//!
+//! # Numeric conventions
+//!
+//! - **Tie rule.** Every nearest-point search rounds a coordinate half-way
+//!   between two integers up (toward +inf), so the cell of a lattice point is
+//!   half-open and translating the input by a lattice vector translates the
+//!   result by the same vector. D_n repairs the parity of the rounded vector
+//!   by moving the coordinate with the largest rounding error (the lowest
+//!   index among equal errors) one step toward the input. E8 keeps the nearer
+//!   of its two D8 cosets and, at equal distance, the candidate with the
+//!   larger first coordinate. The mirrored rule `Q'(x) = -Q(-x)` is used only
+//!   by the odd layers of the hierarchical code, whose decoder applies the same
+//!   rule.
+//! - **Exactness.** Searches on `f32` input use only IEEE additions,
+//!   subtractions, multiplications and comparisons in a fixed order, so the
+//!   scalar reference and the SIMD path give the same point, bit for bit, on
+//!   every target. The overload test and the decoder of the nested-lattice
+//!   codes run in integer arithmetic and are exact.
+//! - **NaN, infinity and range.** Checked searches reject NaN and infinity
+//!   with [`Error::NonFinite`] and coordinates beyond
+//!   [`lattice::MAX_COORDINATE`] with [`Error::OutOfRange`]. The encoders of
+//!   the codes reject non-finite input the same way. They clamp finite values
+//!   to that range first, which only marks the block as overloaded.
+//! - **Zero and subnormal input.** Zero vectors encode to the zero point.
+//!   Subnormal values are ordinary finite inputs and round to zero.
+//! - **Byte order.** Packed code words are written least significant bit
+//!   first into little-endian byte streams, independent of the target.
+//!
+//! # Panics
+//!
+//! No public function panics on any input. Invalid parameters are rejected
+//! when a code is constructed, and invalid data with an [`Error`] that names
+//! the value.
+#![no_std]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod bound;
+pub mod code;
+mod error;
+pub mod lattice;
+pub mod pack;
+pub mod rng;
+
+pub use error::Error;
