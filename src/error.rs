@@ -130,7 +130,11 @@ impl fmt::Display for Error {
                 "coordinate {coordinate} of block {block} is NaN or infinite; \
                  replace non-finite values before quantizing"
             ),
-            Error::OutOfRange { block, coordinate, value } => write!(
+            Error::OutOfRange {
+                block,
+                coordinate,
+                value,
+            } => write!(
                 f,
                 "coordinate {coordinate} of block {block} is {value}, outside \
                  [-{max}, {max}]; scale the input down",
@@ -183,10 +187,9 @@ impl fmt::Display for Error {
             Error::LengthMismatch { expected, actual } => {
                 write!(f, "length is {actual}, expected {expected}")
             }
-            Error::BufferTooSmall { needed, actual } => write!(
-                f,
-                "buffer holds {actual} bytes, {needed} are needed"
-            ),
+            Error::BufferTooSmall { needed, actual } => {
+                write!(f, "buffer holds {actual} bytes, {needed} are needed")
+            }
             Error::InvalidMeasurement { value } => write!(
                 f,
                 "rate or distortion {value} is invalid; use a finite value >= 0"

@@ -1,19 +1,22 @@
 //! Nested-lattice quantization of vectors and matrices, for quantized matrix
 //! products on CPUs and microcontrollers.
 //!
-//! The crate is `#![no_std]` and never allocates in its core. It provides the
-//! lattices Z^n, D_n and E8 with exact nearest-point search ([`lattice`]),
-//! nested-lattice (Voronoi) codes with several scales per block, a
-//! hierarchical variant and a 1-bit E8 shell code ([`code`]), the packing of
-//! block indices into code words at the exact stored rate ([`pack`]), and the
-//! distortion limit Gamma(R) of quantized matrix multiplication ([`bound`]).
+//! The crate is `#![no_std]` and never allocates in its core. Its modules:
+//!
+//! - [`lattice`]: the lattices Z^n, D_n and E8 with exact nearest-point search;
+//! - [`code`]: nested-lattice (Voronoi) codes with several scales per block, a
+//!   hierarchical variant and a 1-bit E8 shell code;
+//! - [`pack`]: block indices packed into code words at the exact stored rate;
+//! - [`bound`]: the distortion limit Gamma(R) of quantized matrix
+//!   multiplication;
+//! - [`rng`]: the seeded generator behind dithers.
 //!
 //! # Features
 //!
 //! | feature | default | effect |
 //! |---|---|---|
 //! | `std` | off | implements `std::error::Error`; enables `alloc`; used for host testing |
-//! | `alloc` | off | helpers that return owned buffers, such as [`pack::BlockFormat::pack_all`] |
+//! | `alloc` | off | helpers that return owned buffers, such as `pack::BlockFormat::pack_all` |
 //! | `defmt` | off | `defmt::Format` for the public types, for logging on firmware |
 //!
 //! No feature is on by default, so a firmware build gets the allocation-free
@@ -41,8 +44,10 @@
 //!   [`lattice::MAX_COORDINATE`] with [`Error::OutOfRange`]. The encoders of
 //!   the codes reject non-finite input the same way. They clamp finite values
 //!   to that range first, which only marks the block as overloaded.
-//! - **Zero and subnormal input.** Zero vectors encode to the zero point.
-//!   Subnormal values are ordinary finite inputs and round to zero.
+//! - **Zero and subnormal input.** The searches return the zero point for a
+//!   zero block, and an unshifted, undithered Voronoi code encodes it to the
+//!   zero digits. Subnormal values are ordinary finite inputs and round to
+//!   zero. The shell code has no zero vector and codes a zero block as index 0.
 //! - **Byte order.** Packed code words are written least significant bit
 //!   first into little-endian byte streams, independent of the target.
 //!
@@ -68,3 +73,8 @@ pub mod pack;
 pub mod rng;
 
 pub use error::Error;
+
+/// Compiles and runs the Rust examples of the README as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

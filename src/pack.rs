@@ -36,7 +36,7 @@
 //! byte. In other words, the stream is one little-endian integer whose bits
 //! `i * bits .. (i + 1) * bits` hold code word `i`. The bits after the last
 //! block in the final byte are zero in streams from
-//! [`BlockFormat::pack_all`], and [`BlockFormat::write`] leaves them as they
+//! `BlockFormat::pack_all` (feature `alloc`), and [`BlockFormat::write`] leaves them as they
 //! were, so a reader should ignore them.
 //!
 //! To read block `i` on a target without this crate: let

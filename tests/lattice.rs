@@ -7,7 +7,7 @@ use nestlat::lattice::{
 use nestlat::rng::SplitMix64;
 use proptest::prelude::*;
 
-/// The 240 minimal vectors of E8, doubled.
+/// Returns the 240 minimal vectors of E8 in doubled representation.
 fn e8_minimal_vectors() -> Vec<[i32; 8]> {
     let mut vectors = Vec::new();
     for i in 0..8 {
@@ -22,13 +22,15 @@ fn e8_minimal_vectors() -> Vec<[i32; 8]> {
     }
     for signs in 0u32..256 {
         if signs.count_ones() % 2 == 0 {
-            vectors.push(core::array::from_fn(|i| if signs >> i & 1 == 1 { -1 } else { 1 }));
+            vectors.push(core::array::from_fn(|i| {
+                if signs >> i & 1 == 1 { -1 } else { 1 }
+            }));
         }
     }
     vectors
 }
 
-/// The minimal vectors `+-e_i +-e_j` of D_N.
+/// Returns the minimal vectors `+-e_i +-e_j` of D_N.
 fn dn_minimal_vectors<const N: usize>() -> Vec<[i32; N]> {
     let mut vectors = Vec::new();
     for i in 0..N {
@@ -87,28 +89,51 @@ fn e8_minimal_vectors_decode_to_themselves() {
 
 #[test]
 fn z_halves_round_up() {
-    let cases = [(0.5, 1), (-0.5, 0), (1.5, 2), (-1.5, -1), (2.5, 3), (0.25, 0)];
+    let cases = [
+        (0.5, 1),
+        (-0.5, 0),
+        (1.5, 2),
+        (-1.5, -1),
+        (2.5, 3),
+        (0.25, 0),
+    ];
     for (input, expected) in cases {
-        assert_eq!(nearest_point::<Zn<1>, 1>(&[input]), Ok([expected]), "input {input}");
+        assert_eq!(
+            nearest_point::<Zn<1>, 1>(&[input]),
+            Ok([expected]),
+            "input {input}"
+        );
     }
 }
 
 #[test]
 fn d4_ties_follow_rule() {
     // Halfway between 0 and (1, 1, 0, 0): both round up, the sum is even.
-    assert_eq!(nearest_point::<Dn<4>, 4>(&[0.5, 0.5, 0.0, 0.0]), Ok([1, 1, 0, 0]));
+    assert_eq!(
+        nearest_point::<Dn<4>, 4>(&[0.5, 0.5, 0.0, 0.0]),
+        Ok([1, 1, 0, 0])
+    );
     // Halfway between 0 and (-1, -1, 0, 0): both round up to 0.
-    assert_eq!(nearest_point::<Dn<4>, 4>(&[-0.5, -0.5, 0.0, 0.0]), Ok([0, 0, 0, 0]));
+    assert_eq!(
+        nearest_point::<Dn<4>, 4>(&[-0.5, -0.5, 0.0, 0.0]),
+        Ok([0, 0, 0, 0])
+    );
     // Odd sum with three equal rounding errors: the lowest index moves.
-    assert_eq!(nearest_point::<Dn<4>, 4>(&[0.5, 0.5, 0.5, 0.0]), Ok([0, 1, 1, 0]));
+    assert_eq!(
+        nearest_point::<Dn<4>, 4>(&[0.5, 0.5, 0.5, 0.0]),
+        Ok([0, 1, 1, 0])
+    );
     // Integer input with an odd sum: coordinate 0 moves up (error 0 counts as
     // non-negative).
-    assert_eq!(nearest_point::<Dn<4>, 4>(&[1.0, 0.0, 0.0, 0.0]), Ok([2, 0, 0, 0]));
+    assert_eq!(
+        nearest_point::<Dn<4>, 4>(&[1.0, 0.0, 0.0, 0.0]),
+        Ok([2, 0, 0, 0])
+    );
 }
 
 #[test]
 fn e8_ties_follow_rule() {
-    // Halfway between 0 and the doubled minimal vector (1, ..., 1): the
+    // Halfway between 0 and the minimal vector (1/2, ..., 1/2): the
     // half-integer candidate has the larger first coordinate.
     assert_eq!(nearest_point::<E8, 8>(&[0.25; 8]), Ok([1; 8]));
     // Halfway between 0 and -(1/2, ..., 1/2): 0 has the larger first coordinate.
@@ -118,9 +143,12 @@ fn e8_ties_follow_rule() {
         nearest_point::<E8, 8>(&[0.5, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
         Ok([2, 2, 0, 0, 0, 0, 0, 0])
     );
-    // Translating a tie by a lattice vector translates the answer.
+    // Translating a tie by a lattice vector translates the result.
     let shifted = [1.25, 1.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25];
-    assert_eq!(nearest_point::<E8, 8>(&shifted), Ok([3, 3, 1, 1, 1, 1, 1, 1]));
+    assert_eq!(
+        nearest_point::<E8, 8>(&shifted),
+        Ok([3, 3, 1, 1, 1, 1, 1, 1])
+    );
 }
 
 fn assert_generator_inverts<L: Lattice<N>, const N: usize>(seed: u64) {
@@ -176,9 +204,21 @@ fn lattice_points_map_back() {
 fn non_finite_input_is_rejected() {
     let mut x = [0.0f32; 8];
     x[3] = f32::NAN;
-    assert_eq!(nearest_point::<E8, 8>(&x), Err(Error::NonFinite { block: 0, coordinate: 3 }));
+    assert_eq!(
+        nearest_point::<E8, 8>(&x),
+        Err(Error::NonFinite {
+            block: 0,
+            coordinate: 3
+        })
+    );
     x[3] = f32::NEG_INFINITY;
-    assert_eq!(nearest_point::<E8, 8>(&x), Err(Error::NonFinite { block: 0, coordinate: 3 }));
+    assert_eq!(
+        nearest_point::<E8, 8>(&x),
+        Err(Error::NonFinite {
+            block: 0,
+            coordinate: 3
+        })
+    );
 }
 
 #[test]
@@ -187,7 +227,11 @@ fn out_of_range_input_is_rejected() {
     x[2] = 2.0 * MAX_COORDINATE;
     assert_eq!(
         nearest_point::<Dn<4>, 4>(&x),
-        Err(Error::OutOfRange { block: 0, coordinate: 2, value: 2.0 * MAX_COORDINATE })
+        Err(Error::OutOfRange {
+            block: 0,
+            coordinate: 2,
+            value: 2.0 * MAX_COORDINATE
+        })
     );
     x[2] = MAX_COORDINATE;
     assert_eq!(nearest_point::<Dn<4>, 4>(&x), Ok([0, 0, 1_048_576, 0]));
@@ -195,7 +239,16 @@ fn out_of_range_input_is_rejected() {
 
 #[test]
 fn subnormal_and_zero_round_to_zero() {
-    let x = [f32::MIN_POSITIVE / 2.0, -0.0, 0.0, -f32::MIN_POSITIVE / 4.0, 0.0, 0.0, 0.0, 0.0];
+    let x = [
+        f32::MIN_POSITIVE / 2.0,
+        -0.0,
+        0.0,
+        -f32::MIN_POSITIVE / 4.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ];
     assert_eq!(nearest_point::<E8, 8>(&x), Ok([0; 8]));
 }
 
@@ -207,12 +260,18 @@ fn batch_reports_first_invalid_block() {
     let mut out = vec![[0i32; 8]; 20];
     assert_eq!(
         nearest_points::<E8, 8>(&blocks, &mut out),
-        Err(Error::NonFinite { block: 11, coordinate: 6 })
+        Err(Error::NonFinite {
+            block: 11,
+            coordinate: 6
+        })
     );
     let mut short = vec![[0i32; 8]; 19];
     assert_eq!(
         nearest_points::<E8, 8>(&blocks, &mut short),
-        Err(Error::LengthMismatch { expected: 20, actual: 19 })
+        Err(Error::LengthMismatch {
+            expected: 20,
+            actual: 19
+        })
     );
 }
 
@@ -241,15 +300,38 @@ fn normalized_second_moment<L: Lattice<N>, const N: usize>(samples: usize, seed:
 #[test]
 fn second_moments_match_theory() {
     let cases = [
-        ("Z", normalized_second_moment::<Zn<1>, 1>(200_000, 21), 1.0 / 12.0),
-        ("D3", normalized_second_moment::<Dn<3>, 3>(200_000, 22), 0.0787451),
-        ("D4", normalized_second_moment::<Dn<4>, 4>(200_000, 23), 0.0766032),
-        ("D8", normalized_second_moment::<Dn<8>, 8>(200_000, 24), Dn::<8>::NORMALIZED_SECOND_MOMENT),
-        ("E8", normalized_second_moment::<E8, 8>(200_000, 25), 0.0716821),
+        (
+            "Z",
+            normalized_second_moment::<Zn<1>, 1>(200_000, 21),
+            1.0 / 12.0,
+        ),
+        (
+            "D3",
+            normalized_second_moment::<Dn<3>, 3>(200_000, 22),
+            0.0787451,
+        ),
+        (
+            "D4",
+            normalized_second_moment::<Dn<4>, 4>(200_000, 23),
+            0.0766032,
+        ),
+        (
+            "D8",
+            normalized_second_moment::<Dn<8>, 8>(200_000, 24),
+            Dn::<8>::NORMALIZED_SECOND_MOMENT,
+        ),
+        (
+            "E8",
+            normalized_second_moment::<E8, 8>(200_000, 25),
+            0.0716821,
+        ),
     ];
     for (name, measured, expected) in cases {
         let relative = (measured - expected).abs() / expected;
-        assert!(relative < 0.01, "{name}: measured {measured}, expected {expected}");
+        assert!(
+            relative < 0.01,
+            "{name}: measured {measured}, expected {expected}"
+        );
     }
 }
 
@@ -275,7 +357,11 @@ fn simd_equals_scalar<L: Lattice<N>, const N: usize>(blocks: &[[f32; N]]) {
     let mut out = vec![[0i32; N]; blocks.len()];
     nearest_points::<L, N>(blocks, &mut out).unwrap();
     for (block, simd) in blocks.iter().zip(&out) {
-        assert_eq!(&nearest_point::<L, N>(block).unwrap(), simd, "block {block:?}");
+        assert_eq!(
+            &nearest_point::<L, N>(block).unwrap(),
+            simd,
+            "block {block:?}"
+        );
     }
 }
 

@@ -1,8 +1,6 @@
 //! The 256 coset leaders of E8 / 2 E8 as a lookup table.
 
-use super::MAX_LAYERS;
 use super::hierarchical::{HierarchicalCode, coset_leader};
-use super::voronoi::validate_scale;
 use crate::Error;
 use crate::lattice::{E8, Tie};
 
@@ -51,10 +49,8 @@ impl E8CosetTable {
     /// [`Error::InvalidLayerCount`] for no byte or more than `MAX_LAYERS`,
     /// and [`Error::InvalidScale`] unless `beta` is finite and positive.
     pub fn decode(&self, bytes: &[u8], beta: f32) -> Result<[f32; 8], Error> {
-        if !(1..=MAX_LAYERS).contains(&bytes.len()) {
-            return Err(Error::InvalidLayerCount { layers: bytes.len() });
-        }
-        validate_scale(beta, 0)?;
+        // The code validates the layer count and the scale for the table.
+        HierarchicalCode::<E8, 8>::new(2, bytes.len(), beta)?;
 
         let mut sum = [0i64; 8];
         for (layer, &byte) in bytes.iter().enumerate() {
@@ -69,7 +65,10 @@ impl E8CosetTable {
     /// Packs the digits of one layer (each 0 or 1) into the byte that names
     /// its coset.
     pub fn byte_of(digits: &[u8; 8]) -> u8 {
-        digits.iter().enumerate().fold(0u8, |byte, (i, &digit)| byte | ((digit & 1) << i))
+        digits
+            .iter()
+            .enumerate()
+            .fold(0u8, |byte, (i, &digit)| byte | ((digit & 1) << i))
     }
 }
 

@@ -53,7 +53,8 @@ impl<L: Lattice<N>, const N: usize> HierarchicalCode<L, N> {
     /// [`Error::InvalidModulus`] unless `2 <= q <= 256`,
     /// [`Error::InvalidLayerCount`] unless `1 <= layers <= MAX_LAYERS`,
     /// [`Error::HierarchyTooDeep`] when `q^layers > 2^16`, and
-    /// [`Error::InvalidScale`] unless `beta` is finite and positive.
+    /// [`Error::InvalidScale`] unless `beta` is finite and positive and small
+    /// enough for every decoded value to stay finite.
     pub fn new(q: u32, layers: usize, beta: f32) -> Result<Self, Error> {
         if !(2..=256).contains(&q) {
             return Err(Error::InvalidModulus { q });
@@ -66,7 +67,23 @@ impl<L: Lattice<N>, const N: usize> HierarchicalCode<L, N> {
             return Err(Error::HierarchyTooDeep { q, layers });
         }
         validate_scale(beta, 0)?;
-        Ok(Self { q, layers, beta, lattice: core::marker::PhantomData })
+
+        // A decoded value is at most sum_m q^m q CELL_COORDINATE_BOUND
+        // <= 2 q^layers q CELL_COORDINATE_BOUND times beta.
+        let range = range.unwrap_or(MAX_RANGE) as f32;
+        let largest = beta * 2.0 * range * q as f32 * L::CELL_COORDINATE_BOUND;
+        if !largest.is_finite() {
+            return Err(Error::InvalidScale {
+                index: 0,
+                value: beta,
+            });
+        }
+        Ok(Self {
+            q,
+            layers,
+            beta,
+            lattice: core::marker::PhantomData,
+        })
     }
 
     /// Returns the nesting ratio of each layer.
@@ -126,7 +143,10 @@ impl<L: Lattice<N>, const N: usize> HierarchicalCode<L, N> {
     /// and [`Error::InvalidDigit`] for a digit not below `q`.
     pub fn decode(&self, layers: &[[u8; N]]) -> Result<[f32; N], Error> {
         if layers.len() != self.layers {
-            return Err(Error::LengthMismatch { expected: self.layers, actual: layers.len() });
+            return Err(Error::LengthMismatch {
+                expected: self.layers,
+                actual: layers.len(),
+            });
         }
 
         let mut sum = [0i64; N];
@@ -149,7 +169,11 @@ impl<L: Lattice<N>, const N: usize> HierarchicalCode<L, N> {
     /// [`Error::InvalidDigit`] for a digit not below `q`.
     pub fn coset_leader(&self, digits: &[u8; N], tie: Tie) -> Result<[i64; N], Error> {
         if let Some(index) = digits.iter().position(|&digit| u32::from(digit) >= self.q) {
-            return Err(Error::InvalidDigit { index, digit: u32::from(digits[index]), q: self.q });
+            return Err(Error::InvalidDigit {
+                index,
+                digit: u32::from(digits[index]),
+                q: self.q,
+            });
         }
 
         Ok(coset_leader::<L, N>(digits, self.q, tie))

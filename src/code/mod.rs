@@ -16,5 +16,5 @@ mod voronoi;
 pub use coset_table::E8CosetTable;
 pub use hierarchical::{HierarchicalCode, HierarchicalIndex};
 pub use multiscale::{MultiScaleCode, MultiScaleIndex, ScaleSelection};
-pub use shell::E8ShellCode;
+pub use shell::{E8ShellCode, shell_vector};
 pub use voronoi::{VoronoiCode, VoronoiIndex};

@@ -10,7 +10,7 @@
 use heapless::Vec;
 
 use super::MAX_SCALES;
-use super::voronoi::{VoronoiCode, validate_finite, validate_scale};
+use super::voronoi::{VoronoiCode, validate_finite};
 use crate::Error;
 use crate::lattice::Lattice;
 use crate::pack::BlockFormat;
@@ -63,20 +63,28 @@ impl<L: Lattice<N>, const N: usize> MultiScaleCode<L, N> {
         scales: &[f32],
         selection: ScaleSelection,
     ) -> Result<Self, Error> {
-        let stored = Vec::from_slice(scales)
-            .map_err(|_| Error::InvalidScaleCount { k: scales.len() })?;
+        let stored =
+            Vec::from_slice(scales).map_err(|_| Error::InvalidScaleCount { k: scales.len() })?;
         if stored.is_empty() {
             return Err(Error::InvalidScaleCount { k: 0 });
         }
         for (index, &scale) in scales.iter().enumerate() {
-            validate_scale(scale, index)?;
+            code.validate_beta(scale, index)?;
             if index > 0 && scale <= scales[index - 1] {
-                return Err(Error::InvalidScale { index, value: scale });
+                return Err(Error::InvalidScale {
+                    index,
+                    value: scale,
+                });
             }
         }
 
         let format = BlockFormat::new(code.q(), scales.len(), N)?;
-        Ok(Self { code, scales: stored, selection, format })
+        Ok(Self {
+            code,
+            scales: stored,
+            selection,
+            format,
+        })
     }
 
     /// Returns the single-scale code underneath.
@@ -109,9 +117,14 @@ impl<L: Lattice<N>, const N: usize> MultiScaleCode<L, N> {
             let reconstruction = if overloaded {
                 self.code.decode(&digits, beta, block)?
             } else {
-                self.code.reconstruct(&point, &self.code.offset_numerators(block), beta)
+                self.code
+                    .reconstruct(&point, &self.code.offset_numerators(block), beta)
             };
-            let index = MultiScaleIndex { digits, scale_id: id as u8, overloaded };
+            let index = MultiScaleIndex {
+                digits,
+                scale_id: id as u8,
+                overloaded,
+            };
 
             if self.selection == ScaleSelection::FirstFit && !overloaded {
                 return Ok(index);
@@ -122,7 +135,8 @@ impl<L: Lattice<N>, const N: usize> MultiScaleCode<L, N> {
             }
         }
 
-        best.map(|(index, _)| index).ok_or(Error::InvalidScaleCount { k: 0 })
+        best.map(|(index, _)| index)
+            .ok_or(Error::InvalidScaleCount { k: 0 })
     }
 
     /// Decodes a block index of block number `block`.
@@ -159,7 +173,10 @@ impl<L: Lattice<N>, const N: usize> MultiScaleCode<L, N> {
     }
 
     fn scale(&self, id: usize) -> Result<f32, Error> {
-        self.scales.get(id).copied().ok_or(Error::InvalidScaleId { id, k: self.scales.len() })
+        self.scales.get(id).copied().ok_or(Error::InvalidScaleId {
+            id,
+            k: self.scales.len(),
+        })
     }
 }
 

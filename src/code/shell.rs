@@ -98,7 +98,11 @@ pub fn shell_vector(index: u8) -> [f32; 8] {
         for (i, value) in v.iter_mut().enumerate().take(7) {
             *value = if signs >> i & 1 != 0 { -0.5 } else { 0.5 };
         }
-        v[7] = if signs.count_ones() % 2 == 1 { -0.5 } else { 0.5 };
+        v[7] = if signs.count_ones() % 2 == 1 {
+            -0.5
+        } else {
+            0.5
+        };
     } else {
         let offset = index - AXIS_FAMILY_START;
         let sign = if offset & 1 != 0 { -1.0 } else { 1.0 };
@@ -146,7 +150,10 @@ fn two_largest(magnitudes: &[f32; 8]) -> (usize, usize) {
 /// signs of `x`.
 fn pair_index(x: &[f32; 8], a: usize, b: usize) -> u8 {
     let (i, j) = if a < b { (a, b) } else { (b, a) };
-    let pair = PAIRS.iter().position(|&pair| pair == (i as u8, j as u8)).unwrap_or(0) as u8;
+    let pair = PAIRS
+        .iter()
+        .position(|&pair| pair == (i as u8, j as u8))
+        .unwrap_or(0) as u8;
     let negative_i = u8::from(x[i] < 0.0);
     let negative_j = u8::from(x[j] < 0.0);
     PAIR_FAMILY_START + 4 * pair + negative_i + 2 * negative_j

@@ -52,7 +52,12 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
         if !(2..=256).contains(&q) {
             return Err(Error::InvalidModulus { q });
         }
-        Ok(Self { q, shift_numerators: [0; N], dither_seed: None, lattice: PhantomData })
+        Ok(Self {
+            q,
+            shift_numerators: [0; N],
+            dither_seed: None,
+            lattice: PhantomData,
+        })
     }
 
     /// Shifts the codebook by a deep hole of the lattice ([`Lattice::deep_hole`]),
@@ -97,7 +102,8 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
     /// # Errors
     ///
     /// [`Error::NonFinite`] for NaN or infinity in `x`, and
-    /// [`Error::InvalidScale`] unless `beta` is finite and positive.
+    /// [`Error::InvalidScale`] unless `beta` is finite, positive and small
+    /// enough for every decoded value to stay finite.
     pub fn encode(&self, x: &[f32; N], beta: f32, block: u64) -> Result<VoronoiIndex<N>, Error> {
         let (point, overloaded) = self.encode_point(x, beta, block)?;
         let digits = self.digits_of(&point);
@@ -120,9 +126,10 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
     /// # Errors
     ///
     /// [`Error::InvalidDigit`] for a digit not below `q`, and
-    /// [`Error::InvalidScale`] unless `beta` is finite and positive.
+    /// [`Error::InvalidScale`] unless `beta` is finite, positive and small
+    /// enough for every decoded value to stay finite.
     pub fn decode(&self, digits: &[u8; N], beta: f32, block: u64) -> Result<[f32; N], Error> {
-        validate_scale(beta, 0)?;
+        self.validate_beta(beta, 0)?;
         let point = self.decode_point(digits, block)?;
         Ok(self.reconstruct(&point, &self.offset_numerators(block), beta))
     }
@@ -143,7 +150,9 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
         let coarse = self.coarse_point(&representative, &offsets);
 
         let q = self.q as i32;
-        Ok(core::array::from_fn(|i| representative[i] - q * coarse[i] as i32))
+        Ok(core::array::from_fn(|i| {
+            representative[i] - q * coarse[i] as i32
+        }))
     }
 
     /// Returns the offset `o = s - z` of block `block` in lattice units.
@@ -159,7 +168,7 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
         block: u64,
     ) -> Result<([i32; N], bool), Error> {
         validate_finite(x)?;
-        validate_scale(beta, 0)?;
+        self.validate_beta(beta, 0)?;
 
         let offsets = self.offset_numerators(block);
         let offset = offset_in_lattice_units::<L, N>(&offsets);
@@ -203,12 +212,16 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
         // in lattice units: a point beyond it is overloaded, and the exact test
         // below then only sees small numbers.
         let scale = L::REPRESENTATION_SCALE as f32;
-        let limit = ((self.q as f32 * L::CELL_COORDINATE_BOUND * scale) as i64 + 1) * OFFSET_DENOMINATOR;
+        let limit =
+            ((self.q as f32 * L::CELL_COORDINATE_BOUND * scale) as i64 + 1) * OFFSET_DENOMINATOR;
         let far = point
             .iter()
             .zip(offsets)
             .any(|(&p, &o)| (i64::from(p) * OFFSET_DENOMINATOR + o).abs() > limit);
-        far || self.coarse_point(point, offsets).iter().any(|&value| value != 0)
+        far || self
+            .coarse_point(point, offsets)
+            .iter()
+            .any(|&value| value != 0)
     }
 
     /// Returns `Q((t + o) / q)` in integer representation.
@@ -218,9 +231,26 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
         nearest_rational::<L, N>(&numerators, i64::from(self.q) * OFFSET_DENOMINATOR, Tie::Up)
     }
 
+    /// Rejects a scale that is not finite and positive, or so large that a
+    /// decoded value, at most `beta (q CELL_COORDINATE_BOUND + 2)` in
+    /// magnitude, would overflow `f32`.
+    pub(crate) fn validate_beta(&self, beta: f32, index: usize) -> Result<(), Error> {
+        validate_scale(beta, index)?;
+        let largest = beta * (self.q as f32 * L::CELL_COORDINATE_BOUND + 2.0);
+        if largest.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::InvalidScale { index, value: beta })
+        }
+    }
+
     fn validate_digits(&self, digits: &[u8; N]) -> Result<(), Error> {
         match digits.iter().position(|&digit| u32::from(digit) >= self.q) {
-            Some(index) => Err(Error::InvalidDigit { index, digit: u32::from(digits[index]), q: self.q }),
+            Some(index) => Err(Error::InvalidDigit {
+                index,
+                digit: u32::from(digits[index]),
+                q: self.q,
+            }),
             None => Ok(()),
         }
     }
@@ -229,7 +259,10 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
 /// Rejects NaN and infinity in a block.
 pub(crate) fn validate_finite<const N: usize>(x: &[f32; N]) -> Result<(), Error> {
     match x.iter().position(|value| !value.is_finite()) {
-        Some(coordinate) => Err(Error::NonFinite { block: 0, coordinate }),
+        Some(coordinate) => Err(Error::NonFinite {
+            block: 0,
+            coordinate,
+        }),
         None => Ok(()),
     }
 }

@@ -34,7 +34,11 @@ pub(crate) fn nearest_dn_values<const N: usize>(x: &[f32; N]) -> [f32; N] {
     }
 
     if parity & 1 != 0 {
-        rounded[worst] += if x[worst] - rounded[worst] >= 0.0 { 1.0 } else { -1.0 };
+        rounded[worst] += if x[worst] - rounded[worst] >= 0.0 {
+            1.0
+        } else {
+            -1.0
+        };
     }
     rounded
 }
@@ -56,7 +60,9 @@ pub(crate) fn nearest_dn_value_lanes<const N: usize>(x: &[f32x8; N]) -> [f32x8; 
 
     let odd: f32x8 = bytemuck::cast((parity & i32x8::ONE).simd_eq(i32x8::ONE));
     for (i, value) in rounded.iter_mut().enumerate() {
-        let step = (x[i] - *value).simd_ge(f32x8::ZERO).select(f32x8::ONE, f32x8::splat(-1.0));
+        let step = (x[i] - *value)
+            .simd_ge(f32x8::ZERO)
+            .select(f32x8::ONE, f32x8::splat(-1.0));
         let flip = odd & worst.simd_eq(f32x8::splat(i as f32));
         *value += flip.select(step, f32x8::ZERO);
     }
@@ -80,7 +86,11 @@ pub(crate) fn nearest_dn_rational<const N: usize>(u: &[i64; N], m: i64) -> [i64;
     }
 
     if parity & 1 != 0 {
-        rounded[worst] += if u[worst] - m * rounded[worst] >= 0 { 1 } else { -1 };
+        rounded[worst] += if u[worst] - m * rounded[worst] >= 0 {
+            1
+        } else {
+            -1
+        };
     }
     rounded
 }
@@ -105,7 +115,6 @@ impl<const N: usize> Lattice<N> for Dn<N> {
     const NORMALIZED_SECOND_MOMENT: f64 = dn_normalized_second_moment(N);
     const CELL_VOLUME: f64 = 2.0;
     const CELL_COORDINATE_BOUND: f32 = 1.0;
-
 
     fn from_coordinates(c: &[i32; N]) -> [i32; N] {
         let mut p = [0i32; N];

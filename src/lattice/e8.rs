@@ -65,8 +65,8 @@ impl Search<8> for E8 {
 
         let two = f32x8::splat(2.0);
         core::array::from_fn(|i| {
-            let doubled = keep_half_integer
-                .select(two * half_integer[i] + f32x8::ONE, two * integer[i]);
+            let doubled =
+                keep_half_integer.select(two * half_integer[i] + f32x8::ONE, two * integer[i]);
             doubled.trunc_int()
         })
     }
@@ -106,7 +106,6 @@ impl Lattice<8> for E8 {
     const NORMALIZED_SECOND_MOMENT: f64 = 929.0 / 12960.0;
     const CELL_VOLUME: f64 = 1.0;
     const CELL_COORDINATE_BOUND: f32 = 1.0;
-
 
     fn from_coordinates(c: &[i32; 8]) -> [i32; 8] {
         let mut p = [0i32; 8];

@@ -32,7 +32,18 @@ pub const MAX_COORDINATE: f32 = 1_048_576.0;
 ///
 /// Implemented by [`Zn`], [`Dn`] and [`E8`] only, because the codes rely on
 /// the tie rule and the exact arithmetic of these implementations.
-pub trait Lattice<const N: usize>: search::Search<N> {
+pub trait Lattice<const N: usize>:
+    Clone
+    + Copy
+    + core::fmt::Debug
+    + Default
+    + PartialEq
+    + Eq
+    + Send
+    + Sync
+    + 'static
+    + search::Search<N>
+{
     /// Short name, such as `"E8"`.
     const NAME: &'static str;
 
@@ -145,7 +156,11 @@ pub(crate) fn validate_block<const N: usize>(x: &[f32; N], block: usize) -> Resu
             return Err(Error::NonFinite { block, coordinate });
         }
         if value.abs() > MAX_COORDINATE {
-            return Err(Error::OutOfRange { block, coordinate, value });
+            return Err(Error::OutOfRange {
+                block,
+                coordinate,
+                value,
+            });
         }
     }
     Ok(())

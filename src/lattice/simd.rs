@@ -22,7 +22,10 @@ pub fn nearest_points<L: Lattice<N>, const N: usize>(
     out: &mut [[i32; N]],
 ) -> Result<(), Error> {
     if blocks.len() != out.len() {
-        return Err(Error::LengthMismatch { expected: blocks.len(), actual: out.len() });
+        return Err(Error::LengthMismatch {
+            expected: blocks.len(),
+            actual: out.len(),
+        });
     }
 
     for (chunk_index, (chunk, out_chunk)) in
@@ -62,7 +65,9 @@ fn scatter<const N: usize>(lanes: &[wide::i32x8; N], out: &mut [[i32; N]]) {
 /// [`MAX_COORDINATE`] (NaN fails the comparison).
 fn all_in_range<const N: usize>(lanes: &[f32x8; N]) -> bool {
     let limit = f32x8::splat(MAX_COORDINATE);
-    lanes.iter().all(|coordinate| coordinate.abs().simd_le(limit).all())
+    lanes
+        .iter()
+        .all(|coordinate| coordinate.abs().simd_le(limit).all())
 }
 
 /// Returns the error for the first invalid block of a chunk.
@@ -71,5 +76,8 @@ fn first_invalid<const N: usize>(chunk: &[[f32; N]], first_block: usize) -> Erro
         .iter()
         .enumerate()
         .find_map(|(offset, block)| validate_block(block, first_block + offset).err())
-        .unwrap_or(Error::LengthMismatch { expected: 0, actual: 0 })
+        .unwrap_or(Error::LengthMismatch {
+            expected: 0,
+            actual: 0,
+        })
 }

@@ -31,7 +31,6 @@ impl<const N: usize> Lattice<N> for Zn<N> {
     const CELL_VOLUME: f64 = 1.0;
     const CELL_COORDINATE_BOUND: f32 = 0.5;
 
-
     fn from_coordinates(c: &[i32; N]) -> [i32; N] {
         *c
     }
