@@ -38,8 +38,8 @@ pub enum Error {
         /// The rejected count.
         k: usize,
     },
-    /// A scale is not finite and positive, or the scales are not strictly
-    /// increasing.
+    /// A scale is not finite and positive, the scales are not strictly
+    /// increasing, or a scale is so large that decoded values would overflow.
     InvalidScale {
         /// Position of the scale in the set.
         index: usize,
@@ -150,8 +150,9 @@ impl fmt::Display for Error {
             ),
             Error::InvalidScale { index, value } => write!(
                 f,
-                "scale {index} is {value}; scales must be finite, positive and \
-                 strictly increasing"
+                "scale {index} is {value}; scales must be finite, positive, \
+                 strictly increasing and small enough (below about 3e32) for \
+                 decoded values to stay finite"
             ),
             Error::InvalidDimension { dim } => {
                 write!(f, "block dimension {dim} is invalid; use a dimension >= 1")

@@ -3,7 +3,7 @@
 //!
 //! The crate is `#![no_std]` and never allocates in its core. Its modules:
 //!
-//! - [`lattice`]: the lattices Z^n, D_n and E8 with exact nearest-point search;
+//! - [`lattice`]: the lattices Z^n, D_n and E8 with nearest-point search;
 //! - [`code`]: nested-lattice (Voronoi) codes with several scales per block, a
 //!   hierarchical variant and a 1-bit E8 shell code;
 //! - [`pack`]: block indices packed into code words at the exact stored rate;
@@ -37,8 +37,14 @@
 //! - **Exactness.** Searches on `f32` input use only IEEE additions,
 //!   subtractions, multiplications and comparisons in a fixed order, so the
 //!   scalar reference and the SIMD path give the same point, bit for bit, on
-//!   every target. The overload test and the decoder of the nested-lattice
-//!   codes run in integer arithmetic and are exact.
+//!   every target. The Z^n and D_n searches return a nearest point for every
+//!   accepted input. The E8 search compares the two D8 cosets by `f32`
+//!   squared distances after computing `x - 1/2`, so it is exact when every
+//!   coordinate is a multiple of 2^-8 below 2^12 in magnitude; otherwise the
+//!   point it returns can be farther than the nearest by a few units in the
+//!   last place of the squared distance. The overload test and the decoder of
+//!   the nested-lattice codes run in integer arithmetic and are exact, so
+//!   this rounding never makes encoder and decoder disagree.
 //! - **NaN, infinity and range.** Checked searches reject NaN and infinity
 //!   with [`Error::NonFinite`] and coordinates beyond
 //!   [`lattice::MAX_COORDINATE`] with [`Error::OutOfRange`]. The encoders of

@@ -214,7 +214,27 @@ fn invalid_input_is_rejected() {
         other => panic!("NaN gain gives {other:?}"),
     }
     assert!(E8ShellCode::new(f32::MIN_POSITIVE).is_ok());
-    assert!(E8ShellCode::new(f32::MAX).is_ok());
+    // The decoded axis vectors, gain * sqrt(2), must stay finite.
+    assert_eq!(
+        E8ShellCode::new(f32::MAX),
+        Err(Error::InvalidGain { value: f32::MAX })
+    );
+    let largest = E8ShellCode::new(f32::MAX / 2.0).unwrap();
+    assert!(largest.decode(240).iter().all(|value| value.is_finite()));
+}
+
+#[test]
+fn huge_blocks_pick_best_vector() {
+    let code = E8ShellCode::new(1.0).unwrap();
+    // All coordinates equal: the half vector (+1/2, ..., +1/2), index 112,
+    // has inner product 4 x, the best of all 256.
+    assert_eq!(code.encode(&[f32::MAX; 8]), Ok(112));
+    let mut mixed = [2e38f32; 8];
+    mixed[0] = -2e38;
+    // One negative coordinate: the best is a half vector with two minus
+    // signs or a pair vector; its score equals the scaled-down block's.
+    let scaled: [f32; 8] = core::array::from_fn(|i| mixed[i] / 1e30);
+    assert_eq!(code.encode(&mixed), code.encode(&scaled));
 }
 
 #[test]

@@ -544,7 +544,7 @@ fn non_finite_input_is_rejected() {
             let mut x = [0.5f32; 8];
             x[coordinate] = value;
             let expected = Error::NonFinite {
-                block: 0,
+                block: 4,
                 coordinate,
             };
             assert_eq!(
@@ -714,8 +714,22 @@ fn overflowing_scale_is_rejected() {
             value: f32::MAX
         })
     );
-    // The largest accepted scale still decodes to finite values.
-    let beta = f32::MAX / 8.0;
+    // A large accepted scale still decodes to finite values.
+    let beta = 1e30;
     let decoded = code.decode(&[2], beta, 0).unwrap();
     assert!(decoded[0].is_finite(), "decoded {decoded:?}");
+}
+
+#[test]
+fn non_finite_error_names_block() {
+    let code = VoronoiCode::<E8, 8>::new(4).unwrap();
+    let mut x = [0.0f32; 8];
+    x[5] = f32::NAN;
+    assert_eq!(
+        code.encode(&x, 1.0, 42),
+        Err(Error::NonFinite {
+            block: 42,
+            coordinate: 5
+        })
+    );
 }

@@ -69,9 +69,11 @@ impl<L: Lattice<N>, const N: usize> HierarchicalCode<L, N> {
         validate_scale(beta, 0)?;
 
         // A decoded value is at most sum_m q^m q CELL_COORDINATE_BOUND
-        // <= 2 q^layers q CELL_COORDINATE_BOUND times beta.
+        // <= 2 q^layers q CELL_COORDINATE_BOUND times beta, and a fine
+        // quantization at most MAX_COORDINATE + 1 times beta.
         let range = range.unwrap_or(MAX_RANGE) as f32;
-        let largest = beta * 2.0 * range * q as f32 * L::CELL_COORDINATE_BOUND;
+        let reach = (2.0 * range * q as f32 * L::CELL_COORDINATE_BOUND).max(MAX_COORDINATE + 1.0);
+        let largest = beta * reach;
         if !largest.is_finite() {
             return Err(Error::InvalidScale {
                 index: 0,
@@ -180,7 +182,7 @@ impl<L: Lattice<N>, const N: usize> HierarchicalCode<L, N> {
     }
 
     fn fine_point(&self, x: &[f32; N]) -> Result<[i32; N], Error> {
-        validate_finite(x)?;
+        validate_finite(x, 0)?;
         let target = x.map(|value| (value / self.beta).clamp(-MAX_COORDINATE, MAX_COORDINATE));
         Ok(L::nearest_reference(&target))
     }

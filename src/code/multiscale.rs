@@ -108,7 +108,7 @@ impl<L: Lattice<N>, const N: usize> MultiScaleCode<L, N> {
     ///
     /// [`Error::NonFinite`] for NaN or infinity in `x`.
     pub fn encode(&self, x: &[f32; N], block: u64) -> Result<MultiScaleIndex<N>, Error> {
-        validate_finite(x)?;
+        validate_finite(x, block)?;
 
         let mut best: Option<(MultiScaleIndex<N>, f32)> = None;
         for (id, &beta) in self.scales.iter().enumerate() {

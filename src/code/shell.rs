@@ -24,6 +24,9 @@ const PAIR_FAMILY_START: u8 = 0;
 const HALF_FAMILY_START: u8 = 112;
 const AXIS_FAMILY_START: u8 = 240;
 
+/// 2^64, above which the encoder rescales a block before scoring it.
+const TWO_POW_64: f32 = 18_446_744_073_709_551_616.0;
+
 /// The 256-point shell code of E8 at squared norm 2, with one gain.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -36,9 +39,10 @@ impl E8ShellCode {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidGain`] unless `gain` is finite and positive.
+    /// [`Error::InvalidGain`] unless `gain` is finite and positive and the
+    /// decoded axis vectors, `gain sqrt(2)`, stay finite.
     pub fn new(gain: f32) -> Result<Self, Error> {
-        if gain.is_finite() && gain > 0.0 {
+        if gain > 0.0 && (gain * core::f32::consts::SQRT_2).is_finite() {
             Ok(Self { gain })
         } else {
             Err(Error::InvalidGain { value: gain })
@@ -51,7 +55,9 @@ impl E8ShellCode {
     }
 
     /// Returns the index of the shell vector with the largest inner product
-    /// with `x`.
+    /// with `x`, up to the rounding of the `f32` score sums: of two vectors
+    /// whose inner products differ by a few units in the last place, either
+    /// may be chosen.
     ///
     /// On equal inner products the pair family wins over the half family and
     /// that over the axis family; within a family the lowest coordinate
@@ -61,9 +67,17 @@ impl E8ShellCode {
     ///
     /// [`Error::NonFinite`] for NaN or infinity in `x`.
     pub fn encode(&self, x: &[f32; 8]) -> Result<u8, Error> {
-        validate_finite(x)?;
+        validate_finite(x, 0)?;
 
-        let magnitudes = x.map(f32::abs);
+        // Scores of blocks beyond 2^64 are computed on x / 2^64 (exact, but
+        // for coordinates that become subnormal), so their sums cannot overflow.
+        let largest = x.iter().fold(0.0f32, |max, value| max.max(value.abs()));
+        let factor = if largest > TWO_POW_64 {
+            1.0 / TWO_POW_64
+        } else {
+            1.0
+        };
+        let magnitudes = x.map(|value| (value * factor).abs());
         let (first, second) = two_largest(&magnitudes);
         let pair_score = magnitudes[first] + magnitudes[second];
         let (half_index, half_score) = best_half_vector(x, &magnitudes);

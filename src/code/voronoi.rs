@@ -167,7 +167,7 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
         beta: f32,
         block: u64,
     ) -> Result<([i32; N], bool), Error> {
-        validate_finite(x)?;
+        validate_finite(x, block)?;
         self.validate_beta(beta, 0)?;
 
         let offsets = self.offset_numerators(block);
@@ -232,11 +232,13 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
     }
 
     /// Rejects a scale that is not finite and positive, or so large that a
-    /// decoded value, at most `beta (q CELL_COORDINATE_BOUND + 2)` in
-    /// magnitude, would overflow `f32`.
+    /// decoded or fine-quantized value, at most
+    /// `beta (max(q CELL_COORDINATE_BOUND, MAX_COORDINATE) + 2)` in magnitude,
+    /// would overflow `f32`.
     pub(crate) fn validate_beta(&self, beta: f32, index: usize) -> Result<(), Error> {
         validate_scale(beta, index)?;
-        let largest = beta * (self.q as f32 * L::CELL_COORDINATE_BOUND + 2.0);
+        let reach = (self.q as f32 * L::CELL_COORDINATE_BOUND).max(MAX_COORDINATE);
+        let largest = beta * (reach + 2.0);
         if largest.is_finite() {
             Ok(())
         } else {
@@ -256,11 +258,11 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
     }
 }
 
-/// Rejects NaN and infinity in a block.
-pub(crate) fn validate_finite<const N: usize>(x: &[f32; N]) -> Result<(), Error> {
+/// Rejects NaN and infinity in block number `block`.
+pub(crate) fn validate_finite<const N: usize>(x: &[f32; N], block: u64) -> Result<(), Error> {
     match x.iter().position(|value| !value.is_finite()) {
         Some(coordinate) => Err(Error::NonFinite {
-            block: 0,
+            block: usize::try_from(block).unwrap_or(usize::MAX),
             coordinate,
         }),
         None => Ok(()),

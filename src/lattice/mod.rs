@@ -28,7 +28,7 @@ use crate::Error;
 /// Below 2^21 the rounding steps of the search are exact in `f32`.
 pub const MAX_COORDINATE: f32 = 1_048_576.0;
 
-/// A lattice with an exact nearest-point search.
+/// A lattice with a nearest-point search and exact integer arithmetic.
 ///
 /// Implemented by [`Zn`], [`Dn`] and [`E8`] only, because the codes rely on
 /// the tie rule and the exact arithmetic of these implementations.
