@@ -47,10 +47,10 @@ impl E8CosetTable {
     /// # Errors
     ///
     /// [`Error::InvalidLayerCount`] for no byte or more than `MAX_LAYERS`,
-    /// and [`Error::InvalidScale`] unless `beta` is finite and positive.
+    /// and the scale errors of [`HierarchicalCode::new`].
     pub fn decode(&self, bytes: &[u8], beta: f32) -> Result<[f32; 8], Error> {
-        // The code validates the layer count and the scale for the table.
-        HierarchicalCode::<E8, 8>::new(2, bytes.len(), beta)?;
+        // The code validates the layer count and the scale, and reconstructs.
+        let code = HierarchicalCode::<E8, 8>::new(2, bytes.len(), beta)?;
 
         let mut sum = [0i64; 8];
         for (layer, &byte) in bytes.iter().enumerate() {
@@ -59,7 +59,7 @@ impl E8CosetTable {
                 *total += i64::from(value) << layer;
             }
         }
-        Ok(sum.map(|value| (f64::from(beta) * value as f64 / 2.0) as f32))
+        Ok(code.reconstruct(&sum))
     }
 
     /// Packs the digits of one layer (each 0 or 1) into the byte that names

@@ -18,7 +18,7 @@
 use heapless::Vec;
 
 use super::MAX_LAYERS;
-use super::voronoi::{validate_finite, validate_scale};
+use super::voronoi::{validate_digits, validate_finite, validate_scale};
 use crate::Error;
 use crate::lattice::{Lattice, MAX_COORDINATE, Tie, nearest_rational};
 
@@ -170,14 +170,7 @@ impl<L: Lattice<N>, const N: usize> HierarchicalCode<L, N> {
     ///
     /// [`Error::InvalidDigit`] for a digit not below `q`.
     pub fn coset_leader(&self, digits: &[u8; N], tie: Tie) -> Result<[i64; N], Error> {
-        if let Some(index) = digits.iter().position(|&digit| u32::from(digit) >= self.q) {
-            return Err(Error::InvalidDigit {
-                index,
-                digit: u32::from(digits[index]),
-                q: self.q,
-            });
-        }
-
+        validate_digits(digits, self.q)?;
         Ok(coset_leader::<L, N>(digits, self.q, tie))
     }
 
@@ -187,7 +180,8 @@ impl<L: Lattice<N>, const N: usize> HierarchicalCode<L, N> {
         Ok(L::nearest_reference(&target))
     }
 
-    fn reconstruct(&self, point: &[i64; N]) -> [f32; N] {
+    /// Returns `beta p` for a point `p` in integer representation.
+    pub(crate) fn reconstruct(&self, point: &[i64; N]) -> [f32; N] {
         let scale = f64::from(L::REPRESENTATION_SCALE);
         point.map(|value| (f64::from(self.beta) * value as f64 / scale) as f32)
     }

@@ -15,7 +15,7 @@ use crate::Error;
 use crate::lattice::Lattice;
 use crate::pack::BlockFormat;
 
-/// How a multi-scale code picks the scale of a block.
+/// Rule by which a multi-scale code picks the scale of a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ScaleSelection {
@@ -110,16 +110,19 @@ impl<L: Lattice<N>, const N: usize> MultiScaleCode<L, N> {
     pub fn encode(&self, x: &[f32; N], block: u64) -> Result<MultiScaleIndex<N>, Error> {
         validate_finite(x, block)?;
 
+        // The dither depends on the block only, so every scale shares it.
+        let offsets = self.code.offset_numerators(block);
+
         let mut best: Option<(MultiScaleIndex<N>, f32)> = None;
         for (id, &beta) in self.scales.iter().enumerate() {
-            let (point, overloaded) = self.code.encode_point(x, beta, block)?;
+            let (point, overloaded) = self.code.encode_point(x, beta, block, &offsets)?;
             let digits = self.code.digits_of(&point);
-            let reconstruction = if overloaded {
-                self.code.decode(&digits, beta, block)?
+            let decoded_point = if overloaded {
+                self.code.decode_point_with_offsets(&digits, &offsets)?
             } else {
-                self.code
-                    .reconstruct(&point, &self.code.offset_numerators(block), beta)
+                point
             };
+            let reconstruction = self.code.reconstruct(&decoded_point, &offsets, beta);
             let index = MultiScaleIndex {
                 digits,
                 scale_id: id as u8,

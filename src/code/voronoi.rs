@@ -105,7 +105,8 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
     /// [`Error::InvalidScale`] unless `beta` is finite, positive and small
     /// enough for every decoded value to stay finite.
     pub fn encode(&self, x: &[f32; N], beta: f32, block: u64) -> Result<VoronoiIndex<N>, Error> {
-        let (point, overloaded) = self.encode_point(x, beta, block)?;
+        let offsets = self.offset_numerators(block);
+        let (point, overloaded) = self.encode_point(x, beta, block, &offsets)?;
         let digits = self.digits_of(&point);
         Ok(VoronoiIndex { digits, overloaded })
     }
@@ -117,8 +118,9 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
     ///
     /// As [`Self::encode`].
     pub fn fine_quantize(&self, x: &[f32; N], beta: f32, block: u64) -> Result<[f32; N], Error> {
-        let (point, _) = self.encode_point(x, beta, block)?;
-        Ok(self.reconstruct(&point, &self.offset_numerators(block), beta))
+        let offsets = self.offset_numerators(block);
+        let (point, _) = self.encode_point(x, beta, block, &offsets)?;
+        Ok(self.reconstruct(&point, &offsets, beta))
     }
 
     /// Decodes the digits of block number `block` at scale `beta`.
@@ -130,8 +132,9 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
     /// enough for every decoded value to stay finite.
     pub fn decode(&self, digits: &[u8; N], beta: f32, block: u64) -> Result<[f32; N], Error> {
         self.validate_beta(beta, 0)?;
-        let point = self.decode_point(digits, block)?;
-        Ok(self.reconstruct(&point, &self.offset_numerators(block), beta))
+        let offsets = self.offset_numerators(block);
+        let point = self.decode_point_with_offsets(digits, &offsets)?;
+        Ok(self.reconstruct(&point, &offsets, beta))
     }
 
     /// Returns the decoded point `t'` of the fine lattice, in integer
@@ -142,17 +145,7 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
     ///
     /// [`Error::InvalidDigit`] for a digit not below `q`.
     pub fn decode_point(&self, digits: &[u8; N], block: u64) -> Result<[i32; N], Error> {
-        self.validate_digits(digits)?;
-
-        let coordinates = digits.map(i32::from);
-        let representative = L::from_coordinates(&coordinates);
-        let offsets = self.offset_numerators(block);
-        let coarse = self.coarse_point(&representative, &offsets);
-
-        let q = self.q as i32;
-        Ok(core::array::from_fn(|i| {
-            representative[i] - q * coarse[i] as i32
-        }))
+        self.decode_point_with_offsets(digits, &self.offset_numerators(block))
     }
 
     /// Returns the offset `o = s - z` of block `block` in lattice units.
@@ -160,24 +153,43 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
         offset_in_lattice_units::<L, N>(&self.offset_numerators(block))
     }
 
-    /// Finds the fine point of block `block` and tests it for overload.
+    /// Decodes digits to the fine point `t'` under given offset numerators.
+    pub(crate) fn decode_point_with_offsets(
+        &self,
+        digits: &[u8; N],
+        offsets: &[i64; N],
+    ) -> Result<[i32; N], Error> {
+        validate_digits(digits, self.q)?;
+
+        let coordinates = digits.map(i32::from);
+        let representative = L::from_coordinates(&coordinates);
+        let coarse = self.coarse_point(&representative, offsets);
+
+        let q = self.q as i32;
+        Ok(core::array::from_fn(|i| {
+            representative[i] - q * coarse[i] as i32
+        }))
+    }
+
+    /// Finds the fine point of block `block`, whose offset numerators are
+    /// `offsets`, and tests it for overload.
     pub(crate) fn encode_point(
         &self,
         x: &[f32; N],
         beta: f32,
         block: u64,
+        offsets: &[i64; N],
     ) -> Result<([i32; N], bool), Error> {
         validate_finite(x, block)?;
         self.validate_beta(beta, 0)?;
 
-        let offsets = self.offset_numerators(block);
-        let offset = offset_in_lattice_units::<L, N>(&offsets);
+        let offset = offset_in_lattice_units::<L, N>(offsets);
         let target: [f32; N] = core::array::from_fn(|i| {
             (x[i] / beta - offset[i]).clamp(-MAX_COORDINATE, MAX_COORDINATE)
         });
         let point = L::nearest_reference(&target);
 
-        let overloaded = self.is_overloaded(&point, &offsets);
+        let overloaded = self.is_overloaded(&point, offsets);
         Ok((point, overloaded))
     }
 
@@ -209,8 +221,8 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
     /// cell, that is `Q((t + o) / q) != 0`.
     fn is_overloaded(&self, point: &[i32; N], offsets: &[i64; N]) -> bool {
         // Every coordinate of the coarse cell is at most q * CELL_COORDINATE_BOUND
-        // in lattice units: a point beyond it is overloaded, and the exact test
-        // below then only sees small numbers.
+        // in lattice units. A point beyond it is overloaded, so the exact test
+        // below works on small numbers only.
         let scale = L::REPRESENTATION_SCALE as f32;
         let limit =
             ((self.q as f32 * L::CELL_COORDINATE_BOUND * scale) as i64 + 1) * OFFSET_DENOMINATOR;
@@ -245,16 +257,17 @@ impl<L: Lattice<N>, const N: usize> VoronoiCode<L, N> {
             Err(Error::InvalidScale { index, value: beta })
         }
     }
+}
 
-    fn validate_digits(&self, digits: &[u8; N]) -> Result<(), Error> {
-        match digits.iter().position(|&digit| u32::from(digit) >= self.q) {
-            Some(index) => Err(Error::InvalidDigit {
-                index,
-                digit: u32::from(digits[index]),
-                q: self.q,
-            }),
-            None => Ok(()),
-        }
+/// Rejects a digit that is not below `q`.
+pub(crate) fn validate_digits(digits: &[u8], q: u32) -> Result<(), Error> {
+    match digits.iter().position(|&digit| u32::from(digit) >= q) {
+        Some(index) => Err(Error::InvalidDigit {
+            index,
+            digit: u32::from(digits[index]),
+            q,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -279,7 +292,7 @@ pub(crate) fn validate_scale(beta: f32, index: usize) -> Result<(), Error> {
 }
 
 /// Converts offset numerators (`o * REPRESENTATION_SCALE * 2^16`) to lattice
-/// units; exact, because the numerators stay below 2^24.
+/// units. The conversion is exact because the numerators stay below 2^18.
 fn offset_in_lattice_units<L: Lattice<N>, const N: usize>(offsets: &[i64; N]) -> [f32; N] {
     let denominator = (i64::from(L::REPRESENTATION_SCALE) * OFFSET_DENOMINATOR) as f32;
     offsets.map(|value| value as f32 / denominator)
