@@ -5,8 +5,8 @@ use core::fmt;
 /// An invalid input or parameter, naming the value that was rejected.
 ///
 /// Every public function that can receive bad input returns this type
-/// instead of panicking. The variants carry the offending value so that the
-/// message tells the caller what to fix.
+/// instead of panicking. The variants carry the offending value, and each
+/// message names what to change.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]

@@ -38,9 +38,9 @@
 //!   subtractions, multiplications and comparisons in a fixed order, so the
 //!   scalar reference and the SIMD path give the same point, bit for bit, on
 //!   every target. The Z^n and D_n searches return a nearest point for every
-//!   accepted input. The E8 search compares the two D8 cosets by `f32`
-//!   squared distances after computing `x - 1/2`, so it is exact when every
-//!   coordinate is a multiple of 2^-8 below 2^12 in magnitude; otherwise the
+//!   accepted input. The E8 search compares its two D8 candidates by `f32`
+//!   squared distances after computing `x - 1/2`. It is exact when every
+//!   coordinate is a multiple of 2^-8 below 2^12 in magnitude. Otherwise the
 //!   point it returns can be farther than the nearest by a few units in the
 //!   last place of the squared distance. The overload test and the decoder of
 //!   the nested-lattice codes run in integer arithmetic and are exact, so

@@ -1,36 +1,16 @@
 //! Construction errors, round trips, the tie trap of E8 with q = 2, and the
 //! E8 coset table of the hierarchical nested-lattice code.
 
+mod common;
+
 use std::collections::HashSet;
 
+use common::e8_minimal_vectors;
 use nestlat::Error;
 use nestlat::code::{E8CosetTable, HierarchicalCode};
 use nestlat::lattice::{Dn, E8, Lattice, Tie, nearest_point};
 use nestlat::rng::SplitMix64;
 use proptest::prelude::*;
-
-/// Returns the 240 minimal vectors of E8, doubled.
-fn e8_minimal_vectors() -> Vec<[i32; 8]> {
-    let mut vectors = Vec::new();
-    for i in 0..8 {
-        for j in i + 1..8 {
-            for (si, sj) in [(2, 2), (2, -2), (-2, 2), (-2, -2)] {
-                let mut v = [0; 8];
-                v[i] = si;
-                v[j] = sj;
-                vectors.push(v);
-            }
-        }
-    }
-    for signs in 0u32..256 {
-        if signs.count_ones() % 2 == 0 {
-            vectors.push(core::array::from_fn(|i| {
-                if signs >> i & 1 == 1 { -1 } else { 1 }
-            }));
-        }
-    }
-    vectors
-}
 
 fn bits<const N: usize>(x: &[f32; N]) -> [u32; N] {
     x.map(f32::to_bits)

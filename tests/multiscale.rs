@@ -415,35 +415,29 @@ fn gaussian_mse(code: &MultiScaleCode<E8, 8>, blocks: u64, seed: u64) -> f64 {
 // 2% of margin for changes in the search that keep its quality, and each
 // MSE must stay above the Shannon limit 2^(-2R) of a Gaussian source.
 
+/// Checks the Gaussian MSE of a shifted E8 code against the bound measured
+/// for it and against the Shannon limit 2^(-2R) of its stored rate.
+fn assert_gaussian_mse(q: u32, scales: &[f32], upper: f64, stored_bits: i32) {
+    let mse = gaussian_mse(&e8_code(q, scales, ScaleSelection::LowestError), 20_000, 41);
+    let shannon_limit = 0.25f64.powi(stored_bits);
+    assert!(mse < upper, "MSE {mse}");
+    assert!(
+        mse > shannon_limit,
+        "MSE {mse} is below the Shannon limit {shannon_limit}"
+    );
+}
+
 #[test]
 fn gaussian_distortion_4_bits() {
-    let mse = gaussian_mse(
-        &e8_code(13, &SCALES_4_BITS, ScaleSelection::LowestError),
-        20_000,
-        41,
-    );
-    assert!(mse < 0.00634, "MSE {mse}");
-    assert!(mse > 1.0 / 256.0, "MSE {mse} is below the Shannon limit");
+    assert_gaussian_mse(13, &SCALES_4_BITS, 0.00634, 4);
 }
 
 #[test]
 fn gaussian_distortion_3_bits() {
-    let mse = gaussian_mse(
-        &e8_code(6, &SCALES_3_BITS, ScaleSelection::LowestError),
-        20_000,
-        41,
-    );
-    assert!(mse < 0.0270, "MSE {mse}");
-    assert!(mse > 1.0 / 64.0, "MSE {mse} is below the Shannon limit");
+    assert_gaussian_mse(6, &SCALES_3_BITS, 0.0270, 3);
 }
 
 #[test]
 fn gaussian_distortion_2_bits() {
-    let mse = gaussian_mse(
-        &e8_code(3, &SCALES_2_BITS, ScaleSelection::LowestError),
-        20_000,
-        41,
-    );
-    assert!(mse < 0.1360, "MSE {mse}");
-    assert!(mse > 1.0 / 16.0, "MSE {mse} is below the Shannon limit");
+    assert_gaussian_mse(3, &SCALES_2_BITS, 0.1360, 2);
 }

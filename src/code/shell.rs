@@ -55,7 +55,7 @@ impl E8ShellCode {
     }
 
     /// Returns the index of the shell vector with the largest inner product
-    /// with `x`, up to the rounding of the `f32` score sums: of two vectors
+    /// with `x`, up to the rounding of the `f32` score sums. Of two vectors
     /// whose inner products differ by a few units in the last place, either
     /// may be chosen.
     ///

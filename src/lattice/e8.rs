@@ -72,9 +72,9 @@ impl Search<8> for E8 {
     }
 
     fn nearest_rational(u: &[i64; 8], m: i64) -> [i64; 8] {
-        // The target in lattice units is u / (2m); its D8 candidate is the
-        // nearest D8 point to u / (2m), the other one is the nearest D8 point
-        // to (u - m) / (2m) plus one half.
+        // The target in lattice units is u / (2m). Its D8 candidate is the
+        // nearest D8 point to u / (2m). The other candidate is the nearest D8
+        // point to (u - m) / (2m), plus one half.
         let integer = nearest_dn_rational(u, 2 * m);
         let shifted_input = u.map(|value| value - m);
         let half_integer = nearest_dn_rational(&shifted_input, 2 * m);
