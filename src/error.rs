@@ -114,6 +114,98 @@ pub enum Error {
         /// Bytes available.
         actual: usize,
     },
+    /// A scalar code was requested with an unsupported number of bits per
+    /// coordinate.
+    InvalidBitWidth {
+        /// The rejected bit width.
+        bits: u32,
+    },
+    /// A dither was requested for a preset that is not a Voronoi code.
+    DitherUnsupported {
+        /// The preset id.
+        preset: u16,
+    },
+    /// An entry of a matrix or vector is NaN or infinite.
+    NonFiniteEntry {
+        /// Row of the entry (0 for a single vector).
+        row: usize,
+        /// Column of the entry.
+        column: usize,
+    },
+    /// A vector is too large for `f32` arithmetic: its RMS after mean
+    /// removal exceeds the largest `bf16` value, or the sum or the rotation of
+    /// an `f32` operand overflows.
+    NormOverflow {
+        /// Index of the vector in the matrix.
+        vector: usize,
+    },
+    /// A vector length or count is too large for the stored format, whose
+    /// sizes are `u32` and whose buffers must fit in `usize`.
+    ShapeTooLarge {
+        /// Entries per vector.
+        vector_len: usize,
+        /// Number of vectors.
+        vector_count: usize,
+    },
+    /// A buffer does not start with the magic number of a quantized matrix.
+    InvalidMagic {
+        /// The first four bytes found.
+        found: [u8; 4],
+    },
+    /// A quantized matrix was written in a format version this build cannot
+    /// read.
+    UnsupportedVersion {
+        /// The version found.
+        version: u16,
+    },
+    /// A preset id or name is not one of the presets of this build.
+    UnknownPreset {
+        /// The id found.
+        id: u16,
+    },
+    /// A header byte of a quantized matrix holds a value the format does not
+    /// allow, such as an unknown flag or a non-zero reserved byte.
+    InvalidHeader {
+        /// Offset of the byte in the buffer.
+        offset: usize,
+        /// The value found.
+        value: u8,
+    },
+    /// A stored vector norm is NaN, infinite or has its sign bit set.
+    InvalidStoredNorm {
+        /// Index of the vector.
+        vector: usize,
+        /// The value found.
+        value: f32,
+    },
+    /// A stored vector mean is NaN or infinite.
+    InvalidStoredMean {
+        /// Index of the vector.
+        vector: usize,
+        /// The value found.
+        value: f32,
+    },
+    /// A vector index is not below the number of vectors of a matrix.
+    InvalidVectorIndex {
+        /// The rejected index.
+        index: usize,
+        /// Number of vectors.
+        count: usize,
+    },
+    /// The two operands of a product were rotated by different maps, so
+    /// their inner products cannot be computed without decoding both fully.
+    RotationMismatch,
+    /// One operand of a product of two coded matrices had its means removed
+    /// and the other did not, so the mean terms cannot be folded back.
+    MeanRemovalMismatch,
+    /// A caller-provided scratch buffer holds fewer `f32` values than the
+    /// call needs.
+    ScratchTooSmall {
+        /// Values required.
+        needed: usize,
+        /// Values available.
+        actual: usize,
+    },
     /// A rate or a distortion passed to the bound helpers is negative, NaN or
     /// infinite.
     InvalidMeasurement {
@@ -191,6 +283,84 @@ impl fmt::Display for Error {
             Error::BufferTooSmall { needed, actual } => {
                 write!(f, "buffer holds {actual} bytes, {needed} are needed")
             }
+            Error::InvalidBitWidth { bits } => write!(
+                f,
+                "{bits} bits per coordinate is invalid for a Lloyd-Max code; \
+                 use 1 to {}",
+                crate::code::MAX_LLOYD_MAX_BITS
+            ),
+            Error::DitherUnsupported { preset } => write!(
+                f,
+                "preset {preset} is not a Voronoi code and takes no dither; \
+                 drop the dither seed or pick an E8, D4 or Z preset"
+            ),
+            Error::NonFiniteEntry { row, column } => write!(
+                f,
+                "entry at row {row}, column {column} is NaN or infinite; \
+                 replace non-finite values before quantizing"
+            ),
+            Error::NormOverflow { vector } => write!(
+                f,
+                "vector {vector} overflows f32 arithmetic: its norm or sum \
+                 exceeds about 3.4e38; scale the data down"
+            ),
+            Error::ShapeTooLarge {
+                vector_len,
+                vector_count,
+            } => write!(
+                f,
+                "{vector_count} vectors of {vector_len} entries exceed the \
+                 format limits; use at most 2^32 - 8 entries per vector and \
+                 2^32 - 1 vectors that fit in memory"
+            ),
+            Error::InvalidMagic { found } => write!(
+                f,
+                "buffer starts with {found:02x?}, not the magic number \"NLQM\"; \
+                 it does not hold a quantized matrix"
+            ),
+            Error::UnsupportedVersion { version } => write!(
+                f,
+                "format version {version} is not supported by this build; \
+                 quantize the matrix again with this version"
+            ),
+            Error::UnknownPreset { id } => write!(
+                f,
+                "preset id {id} is unknown; the data was written by another \
+                 version or is corrupt"
+            ),
+            Error::InvalidHeader { offset, value } => write!(
+                f,
+                "header byte {offset} holds the invalid value {value:#04x}; \
+                 the buffer is corrupt"
+            ),
+            Error::InvalidStoredNorm { vector, value } => write!(
+                f,
+                "stored norm of vector {vector} is {value}, not finite and \
+                 non-negative; the buffer is corrupt"
+            ),
+            Error::InvalidStoredMean { vector, value } => write!(
+                f,
+                "stored mean of vector {vector} is {value}, not finite; the \
+                 buffer is corrupt"
+            ),
+            Error::InvalidVectorIndex { index, count } => write!(
+                f,
+                "vector index {index} is not below the vector count {count}"
+            ),
+            Error::RotationMismatch => write!(
+                f,
+                "the operands were rotated by different maps; quantize both \
+                 with the same rotation seed and vector length"
+            ),
+            Error::MeanRemovalMismatch => write!(
+                f,
+                "one operand had its means removed and the other did not; \
+                 quantize both with the same mean-removal setting"
+            ),
+            Error::ScratchTooSmall { needed, actual } => write!(
+                f,
+                "scratch buffer holds {actual} values, {needed} are needed"
+            ),
             Error::InvalidMeasurement { value } => write!(
                 f,
                 "rate or distortion {value} is invalid; use a finite value >= 0"

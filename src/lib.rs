@@ -3,9 +3,13 @@
 //!
 //! The crate is `#![no_std]` and never allocates in its core. Its modules:
 //!
+//! - [`quant`]: the matrix quantizer (mean removal, norms, a randomized
+//!   Hadamard rotation, named presets) and its byte layout;
+//! - [`product`]: dot products, `W x` and `A^T B` computed from coded
+//!   matrices;
 //! - [`lattice`]: the lattices Z^n, D_n and E8 with nearest-point search;
 //! - [`code`]: nested-lattice (Voronoi) codes with several scales per block, a
-//!   hierarchical variant and a 1-bit E8 shell code;
+//!   hierarchical variant, a 1-bit E8 shell code and scalar Lloyd-Max codes;
 //! - [`pack`]: block indices packed into code words at the exact stored rate;
 //! - [`bound`]: the distortion limit Gamma(R) of quantized matrix
 //!   multiplication;
@@ -16,8 +20,9 @@
 //! | feature | default | effect |
 //! |---|---|---|
 //! | `std` | off | implements `std::error::Error`; enables `alloc`; used for host testing |
-//! | `alloc` | off | helpers that return owned buffers, such as `pack::BlockFormat::pack_all` |
+//! | `alloc` | off | owned buffers: `quant::QuantizedMatrix`, `quant::tune`, `quant::gaussian`, `pack::BlockFormat::pack_all` |
 //! | `defmt` | off | `defmt::Format` for the public types, for logging on firmware |
+//! | `cli` | off | the `nestlat` binary (`clap`, `serde_json`); enables `std` |
 //!
 //! No feature is on by default, so a firmware build gets the allocation-free
 //! core with `default-features = false` implied.
@@ -55,7 +60,8 @@
 //!   zero digits. Subnormal values are ordinary finite inputs and round to
 //!   zero. The shell code has no zero vector and codes a zero block as index 0.
 //! - **Byte order.** Packed code words are written least significant bit
-//!   first into little-endian byte streams, independent of the target.
+//!   first into little-endian byte streams, independent of the target, and
+//!   every integer and float of a quantized matrix is little-endian.
 //!
 //! # Panics
 //!
@@ -76,6 +82,8 @@ pub mod code;
 mod error;
 pub mod lattice;
 pub mod pack;
+pub mod product;
+pub mod quant;
 pub mod rng;
 
 pub use error::Error;

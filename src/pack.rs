@@ -257,17 +257,7 @@ impl BlockFormat {
     /// - [`Error::BufferTooSmall`] if the block does not fit in `buf`.
     pub fn write(&self, buf: &mut [u8], block: usize, word: u64) -> Result<(), Error> {
         self.check_word(word)?;
-        let span = self.span(buf.len(), block)?;
-
-        // A word of up to 64 bits shifted by up to 7 bits fits in a u128.
-        let value = u128::from(word) << span.shift;
-        let mask = self.word_mask() << span.shift;
-        for (i, byte) in buf[span.first..span.end].iter_mut().enumerate() {
-            let byte_mask = (mask >> (8 * i)) as u8;
-            let byte_value = (value >> (8 * i)) as u8;
-            *byte = (*byte & !byte_mask) | (byte_value & byte_mask);
-        }
-        Ok(())
+        write_bits(buf, block, self.bits, word)
     }
 
     /// Reads the code word of block `block` from the stream in `buf`.
@@ -279,14 +269,7 @@ impl BlockFormat {
     ///   `k * q^dim`, so the stream is corrupt or was written by another
     ///   format.
     pub fn read(&self, buf: &[u8], block: usize) -> Result<u64, Error> {
-        let span = self.span(buf.len(), block)?;
-
-        let mut value = 0u128;
-        for (i, &byte) in buf[span.first..span.end].iter().enumerate() {
-            value |= u128::from(byte) << (8 * i);
-        }
-        // The mask keeps at most 64 bits, so the cast is lossless.
-        let word = ((value >> span.shift) & self.word_mask()) as u64;
+        let word = read_bits(buf, block, self.bits)?;
         self.check_word(word)?;
         Ok(word)
     }
@@ -331,17 +314,65 @@ impl BlockFormat {
         }
         Ok(())
     }
+}
 
-    fn word_mask(&self) -> u128 {
-        (1u128 << self.bits) - 1
+/// Writes the low `bits` bits of `word` (`1..=64`) as block `block` of a
+/// stream of equal-width blocks, leaving every other bit of `buf` as it was.
+///
+/// # Errors
+///
+/// [`Error::BufferTooSmall`] if the block does not fit in `buf`.
+pub(crate) fn write_bits(buf: &mut [u8], block: usize, bits: u32, word: u64) -> Result<(), Error> {
+    let span = ByteSpan::locate(buf.len(), block, bits)?;
+
+    // A word of up to 64 bits shifted by up to 7 bits fits in a u128.
+    let value = u128::from(word) << span.shift;
+    let mask = word_mask(bits) << span.shift;
+    for (i, byte) in buf[span.first..span.end].iter_mut().enumerate() {
+        let byte_mask = (mask >> (8 * i)) as u8;
+        let byte_value = (value >> (8 * i)) as u8;
+        *byte = (*byte & !byte_mask) | (byte_value & byte_mask);
     }
+    Ok(())
+}
 
-    /// Locates the bytes of block `block` in a buffer of `buf_len` bytes.
-    fn span(&self, buf_len: usize, block: usize) -> Result<ByteSpan, Error> {
+/// Reads block `block` of a stream of equal-width blocks of `bits` bits
+/// (`1..=64`).
+///
+/// # Errors
+///
+/// [`Error::BufferTooSmall`] if the block does not fit in `buf`.
+pub(crate) fn read_bits(buf: &[u8], block: usize, bits: u32) -> Result<u64, Error> {
+    let span = ByteSpan::locate(buf.len(), block, bits)?;
+
+    let mut value = 0u128;
+    for (i, &byte) in buf[span.first..span.end].iter().enumerate() {
+        value |= u128::from(byte) << (8 * i);
+    }
+    // The mask keeps at most 64 bits, so the cast is lossless.
+    Ok(((value >> span.shift) & word_mask(bits)) as u64)
+}
+
+fn word_mask(bits: u32) -> u128 {
+    (1u128 << bits) - 1
+}
+
+/// The bytes `first..end` of a stream that hold one block, whose bit 0 is bit
+/// `shift` of byte `first`.
+struct ByteSpan {
+    first: usize,
+    end: usize,
+    shift: u32,
+}
+
+impl ByteSpan {
+    /// Locates the bytes of block `block`, `bits` bits wide, in a buffer of
+    /// `buf_len` bytes.
+    fn locate(buf_len: usize, block: usize, bits: u32) -> Result<Self, Error> {
         // u128 holds usize::MAX * 64 + 64, so the bit positions cannot
         // overflow even for absurd block indices.
-        let start_bit = block as u128 * u128::from(self.bits);
-        let end_bit = start_bit + u128::from(self.bits);
+        let start_bit = block as u128 * u128::from(bits);
+        let end_bit = start_bit + u128::from(bits);
         let needed = end_bit.div_ceil(8);
         if needed > buf_len as u128 {
             return Err(Error::BufferTooSmall {
@@ -353,20 +384,12 @@ impl BlockFormat {
         }
 
         // Both values are at most `needed <= buf_len`, so they fit in usize.
-        Ok(ByteSpan {
+        Ok(Self {
             first: (start_bit / 8) as usize,
             end: needed as usize,
             shift: (start_bit % 8) as u32,
         })
     }
-}
-
-/// The bytes `first..end` of a stream that hold one block, whose bit 0 is bit
-/// `shift` of byte `first`.
-struct ByteSpan {
-    first: usize,
-    end: usize,
-    shift: u32,
 }
 
 #[cfg(test)]

@@ -1,115 +1,180 @@
-//! The E8 multi-scale codes on real weight matrices of all-MiniLM-L6-v2.
+//! The matrix quantizer on real weights and activations of all-MiniLM-L6-v2.
 //!
-//! Each row is divided by its RMS and cut into blocks of 8; every block is
-//! coded on its own. The matrices are not rotated here, so the one with
-//! extreme outliers (`output.dense`, excess kurtosis about 1600) shows what
-//! the rotation of the matrix quantizer has to fix. Print the table with
+//! Each weight matrix `W` (`[out, in]`, `y = W x`) is quantized row by row,
+//! and `Y = X W^T` is computed from the coded `W` and the real input
+//! activations `X` in `f32`. Print the table, with the round-to-nearest
+//! baselines of the data's sidecar files, with
 //! `cargo test --release --features std --test real_data -- --nocapture`.
 
-use nestlat::code::{MultiScaleCode, ScaleSelection, VoronoiCode};
-use nestlat::lattice::E8;
+use nestlat::product::{matmul_tn_f32, scratch_len};
+use nestlat::quant::{Preset, QuantizedMatrix, QuantizerConfig, VectorSet};
 
-struct Preset {
+struct Matrix {
     name: &'static str,
-    q: u32,
-    scales: &'static [f32],
+    rows: usize,
+    cols: usize,
+    tokens: usize,
 }
 
-/// Scale sets for unit-variance input at 4.00, 3.00 and 2.00 stored bits per
-/// entry, tuned for iid Gaussian input.
-const PRESETS: [Preset; 3] = [
-    Preset {
-        name: "E8 q=13 k=5",
-        q: 13,
-        scales: &[0.240, 0.293, 0.340, 0.407, 0.578],
+const MATRICES: [Matrix; 2] = [
+    Matrix {
+        name: "minilm_l0_attention_self_query",
+        rows: 384,
+        cols: 384,
+        tokens: 128,
     },
-    Preset {
-        name: "E8 q=6 k=9",
-        q: 6,
-        scales: &[
-            0.425, 0.504, 0.580, 0.654, 0.730, 0.815, 0.910, 1.046, 1.265,
-        ],
-    },
-    Preset {
-        name: "E8 q=3 k=9",
-        q: 3,
-        scales: &[
-            0.755, 0.940, 1.114, 1.295, 1.474, 1.662, 1.893, 2.200, 2.768,
-        ],
+    Matrix {
+        name: "minilm_l0_output_dense",
+        rows: 384,
+        cols: 1536,
+        tokens: 128,
     },
 ];
 
-fn load_matrix(name: &str) -> (Vec<f32>, usize) {
-    let path = format!("{}/tests/data/{name}.f32", env!("CARGO_MANIFEST_DIR"));
+/// Weight and output SQNR in dB per matrix and preset, measured with the
+/// command in the module docs on x86_64. The codes and sums are
+/// deterministic, so the tolerance only absorbs a change of summation order.
+const EXPECTED: [(&str, &str, f64, f64); 8] = [
+    ("minilm_l0_attention_self_query", "e8-4", 21.799, 22.826),
+    ("minilm_l0_attention_self_query", "e8-3", 15.724, 16.843),
+    ("minilm_l0_attention_self_query", "e8-2", 8.819, 9.879),
+    ("minilm_l0_attention_self_query", "lloyd-2", 9.333, 10.388),
+    ("minilm_l0_output_dense", "e8-4", 22.017, 28.076),
+    ("minilm_l0_output_dense", "e8-3", 15.790, 21.893),
+    ("minilm_l0_output_dense", "e8-2", 8.836, 13.368),
+    ("minilm_l0_output_dense", "lloyd-2", 9.295, 13.398),
+];
+
+fn load_f32(file: &str) -> Vec<f32> {
+    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("reading {path}: {error}"));
-    let values: Vec<f32> = bytes
+    bytes
         .chunks_exact(4)
         .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
-        .collect();
-    let columns = if name.contains("output_dense") {
-        1536
-    } else {
-        384
-    };
-    (values, columns)
+        .collect()
 }
 
-fn build_code(preset: &Preset) -> MultiScaleCode<E8, 8> {
-    let code = VoronoiCode::<E8, 8>::new(preset.q)
-        .unwrap()
-        .with_deep_hole_shift();
-    MultiScaleCode::new(code, preset.scales, ScaleSelection::LowestError).unwrap()
+/// Reads a number from the sidecar JSON by its key.
+fn sidecar_value(matrix: &str, key: &str) -> f64 {
+    let path = format!("{}/tests/data/{matrix}.json", env!("CARGO_MANIFEST_DIR"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("reading {path}: {error}"));
+    let quoted = format!("\"{key}\":");
+    let start = text
+        .find(&quoted)
+        .unwrap_or_else(|| panic!("{key} missing in {path}"))
+        + quoted.len();
+    let rest = text[start..].trim_start();
+    let end = rest.find([',', '\n', '}']).unwrap_or(rest.len());
+    rest[..end]
+        .trim()
+        .parse()
+        .unwrap_or_else(|error| panic!("{key} in {path}: {error}"))
 }
 
-/// Returns the weight SQNR in dB of the matrix coded row by row.
-fn weight_sqnr_db(values: &[f32], columns: usize, code: &MultiScaleCode<E8, 8>) -> f64 {
-    let mut signal = 0.0f64;
-    let mut noise = 0.0f64;
-    for row in values.chunks_exact(columns) {
-        let energy: f64 = row.iter().map(|&w| f64::from(w) * f64::from(w)).sum();
-        let rms = (energy / columns as f64).sqrt() as f32;
-        for (index, block) in row.chunks_exact(8).enumerate() {
-            let normalized: [f32; 8] = core::array::from_fn(|i| block[i] / rms);
-            let word = code.encode_word(&normalized, index as u64).unwrap();
-            let decoded = code.decode_word(word, index as u64).unwrap();
-            for (w, d) in block.iter().zip(decoded) {
-                let error = f64::from(*w) - f64::from(d * rms);
-                noise += error * error;
-            }
-        }
-        signal += energy;
-    }
+fn sqnr_db(signal: f64, noise: f64) -> f64 {
     10.0 * (signal / noise).log10()
 }
 
-/// Measured with the command in the module docs on x86_64; the codes are
-/// deterministic, so the tolerance only absorbs summation order.
-const EXPECTED_SQNR_DB: [(&str, [f64; 3]); 2] = [
-    ("minilm_l0_attention_self_query", [21.095, 15.444, 8.674]),
-    ("minilm_l0_output_dense", [12.425, 11.146, 7.491]),
-];
+/// Returns the weight SQNR and the output SQNR of `Y = X W^T` in dB.
+fn measure(
+    matrix: &Matrix,
+    weights: &[f32],
+    inputs: &[f32],
+    preset: &'static Preset,
+) -> (f64, f64) {
+    let config = QuantizerConfig::new(preset);
+    let coded = QuantizedMatrix::quantize(
+        &VectorSet::rows(weights, matrix.rows, matrix.cols).unwrap(),
+        &config,
+    )
+    .unwrap();
+    let view = coded.view();
 
-#[test]
-fn minilm_weight_sqnr_matches_measurement() {
-    println!(
-        "{:<32} {:<12} {:>6} {:>10}",
-        "matrix", "code", "bits", "SQNR dB"
-    );
-    let mut measured = Vec::new();
-    for (name, expected) in EXPECTED_SQNR_DB {
-        let (values, columns) = load_matrix(name);
-        for (preset, expected_db) in PRESETS.iter().zip(expected) {
-            let code = build_code(preset);
-            let sqnr = weight_sqnr_db(&values, columns, &code);
-            let bits = code.format().stored_bits_per_entry();
-            println!("{name:<32} {:<12} {bits:>6.2} {sqnr:>10.3}", preset.name);
-            measured.push((name, preset.name, sqnr, expected_db));
+    let mut weight_noise = 0.0f64;
+    let mut decoded = vec![0.0f32; view.coded_len()];
+    for row in 0..matrix.rows {
+        view.dequantize(row, &mut decoded).unwrap();
+        let original = &weights[row * matrix.cols..(row + 1) * matrix.cols];
+        weight_noise += original
+            .iter()
+            .zip(&decoded)
+            .map(|(&w, &w_hat)| (f64::from(w) - f64::from(w_hat)).powi(2))
+            .sum::<f64>();
+    }
+    let weight_signal: f64 = weights.iter().map(|&w| f64::from(w).powi(2)).sum();
+
+    // C = W X^T: entry (o, t) is output o of token t.
+    let tokens = VectorSet::rows(inputs, matrix.tokens, matrix.cols).unwrap();
+    let mut scratch = vec![0.0f32; scratch_len(view.coded_len(), matrix.tokens)];
+    let mut estimate = vec![0.0f32; matrix.rows * matrix.tokens];
+    matmul_tn_f32(&view, &tokens, &mut scratch, &mut estimate).unwrap();
+
+    let mut output_signal = 0.0f64;
+    let mut output_noise = 0.0f64;
+    for o in 0..matrix.rows {
+        let w_row = &weights[o * matrix.cols..(o + 1) * matrix.cols];
+        for t in 0..matrix.tokens {
+            let x_row = &inputs[t * matrix.cols..(t + 1) * matrix.cols];
+            let exact: f64 = w_row
+                .iter()
+                .zip(x_row)
+                .map(|(&w, &x)| f64::from(w) * f64::from(x))
+                .sum();
+            output_signal += exact * exact;
+            output_noise += (exact - f64::from(estimate[o * matrix.tokens + t])).powi(2);
         }
     }
-    for (name, preset, sqnr, expected_db) in measured {
+    (
+        sqnr_db(weight_signal, weight_noise),
+        sqnr_db(output_signal, output_noise),
+    )
+}
+
+#[test]
+fn minilm_output_sqnr_matches_measurement() {
+    println!(
+        "{:<32} {:<8} {:>6} {:>9} {:>9} {:>12} {:>12}",
+        "matrix", "preset", "bits", "W SQNR", "Y SQNR", "RTN g128 W", "RTN g128 Y"
+    );
+    let mut measured = Vec::new();
+    for matrix in &MATRICES {
+        let weights = load_f32(&format!("{}.f32", matrix.name));
+        let inputs = load_f32(&format!("{}_input.f32", matrix.name));
+        assert_eq!(weights.len(), matrix.rows * matrix.cols);
+        assert_eq!(inputs.len(), matrix.tokens * matrix.cols);
+
+        for &(name, preset_name, expected_weight, expected_output) in
+            EXPECTED.iter().filter(|entry| entry.0 == matrix.name)
+        {
+            let preset = Preset::by_name(preset_name).unwrap();
+            let (weight_db, output_db) = measure(matrix, &weights, &inputs, preset);
+            let bits = preset.nominal_bits() as u32;
+            let rtn_weight = sidecar_value(name, &format!("rtn_asym_{bits}bit_g128_sqnr_db"));
+            let rtn_output =
+                sidecar_value(name, &format!("rtn_asym_{bits}bit_g128_output_sqnr_db"));
+            println!(
+                "{name:<32} {preset_name:<8} {bits:>6} {weight_db:>9.3} {output_db:>9.3} {rtn_weight:>12.3} {rtn_output:>12.3}"
+            );
+            measured.push((
+                name,
+                preset_name,
+                weight_db,
+                expected_weight,
+                output_db,
+                expected_output,
+            ));
+        }
+    }
+
+    for (name, preset, weight_db, expected_weight, output_db, expected_output) in measured {
         assert!(
-            (sqnr - expected_db).abs() < 0.01,
-            "{name} with {preset}: SQNR {sqnr:.3} dB, measured before {expected_db:.3} dB"
+            (weight_db - expected_weight).abs() < 0.01,
+            "{name} with {preset}: weight SQNR {weight_db:.3} dB, measured before {expected_weight:.3} dB"
+        );
+        assert!(
+            (output_db - expected_output).abs() < 0.01,
+            "{name} with {preset}: output SQNR {output_db:.3} dB, measured before {expected_output:.3} dB"
         );
     }
 }

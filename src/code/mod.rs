@@ -9,12 +9,15 @@ pub const MAX_LAYERS: usize = 8;
 mod coset_table;
 mod dither;
 mod hierarchical;
+mod lloyd_max;
 mod multiscale;
 mod shell;
 mod voronoi;
 
 pub use coset_table::E8CosetTable;
 pub use hierarchical::{HierarchicalCode, HierarchicalIndex};
+pub use lloyd_max::{LloydMaxCode, MAX_LLOYD_MAX_BITS, solve_gaussian_levels};
 pub use multiscale::{MultiScaleCode, MultiScaleIndex, ScaleSelection};
 pub use shell::{E8ShellCode, shell_vector};
+pub(crate) use voronoi::validate_finite;
 pub use voronoi::{VoronoiCode, VoronoiIndex};

@@ -1,0 +1,117 @@
+//! `nestlat gaussian`: the distortion of `A^T B` on iid N(0, 1) matrices.
+
+use nestlat::bound::gaussian_distortion;
+use nestlat::quant::gaussian::{
+    GaussianOperands, GaussianReport, GaussianSetup, MAX_GAUSSIAN_ENTRIES,
+};
+
+/// Options of `nestlat gaussian`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Preset name, or "all" for every preset.
+    #[arg(long, default_value = "all")]
+    preset: String,
+    /// Rows of A and B: the length of each coded vector.
+    #[arg(long, default_value_t = 4096)]
+    n: usize,
+    /// Columns of A.
+    #[arg(long, default_value_t = 64)]
+    a: usize,
+    /// Columns of B.
+    #[arg(long, default_value_t = 64)]
+    b: usize,
+    /// Seed of the Gaussian entries.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Keep the column means in the coded vectors instead of storing them.
+    #[arg(long)]
+    no_mean_removal: bool,
+    /// Skip the randomized Hadamard rotation.
+    #[arg(long)]
+    no_rotation: bool,
+    /// Print one JSON object per preset instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> Result<(), String> {
+    let presets = super::select_presets(&args.preset)?;
+    if args.n == 0 || args.a == 0 || args.b == 0 {
+        return Err(format!(
+            "--n {}, --a {} and --b {} must each be at least 1",
+            args.n, args.a, args.b
+        ));
+    }
+    let sizes = [
+        args.n.checked_mul(args.a),
+        args.n.checked_mul(args.b),
+        args.a.checked_mul(args.b),
+    ];
+    if sizes
+        .iter()
+        .any(|size| size.is_none_or(|entries| entries > MAX_GAUSSIAN_ENTRIES))
+    {
+        return Err(format!(
+            "n x a, n x b and a x b must each be at most {MAX_GAUSSIAN_ENTRIES} entries; \
+             lower --n, --a or --b"
+        ));
+    }
+    let operands = GaussianOperands::draw(GaussianSetup {
+        n: args.n,
+        a: args.a,
+        b: args.b,
+        seed: args.seed,
+        remove_mean: !args.no_mean_removal,
+        rotate: !args.no_rotation,
+    })
+    .map_err(|error| error.to_string())?;
+
+    if !args.json {
+        print_header();
+    }
+    for preset in presets {
+        let report = operands
+            .measure(preset)
+            .map_err(|error| error.to_string())?;
+        if args.json {
+            let line = serde_json::to_string(&report).map_err(|error| error.to_string())?;
+            println!("{line}");
+        } else {
+            print_row(&report);
+        }
+    }
+    Ok(())
+}
+
+fn print_header() {
+    println!(
+        "{:<9} {:<7} {:>7} {:>7} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7}",
+        "preset",
+        "lattice",
+        "stored",
+        "ideal",
+        "D",
+        "Gamma(R)",
+        "gap dB",
+        "D weight",
+        "2^-2R",
+        "gap dB"
+    );
+}
+
+fn print_row(report: &GaussianReport) {
+    println!(
+        "{:<9} {:<7} {:>7.4} {:>7.4} {:>10.6} {:>10.6} {:>7.2} {:>10.6} {:>10.6} {:>7.2}",
+        report.preset,
+        report.lattice,
+        report.bits_stored,
+        report.bits_ideal,
+        report.distortion,
+        report.gamma,
+        report.gap_db,
+        report.distortion_weight_only,
+        gaussian_distortion(report.bits_stored),
+        report.gap_weight_only_db
+    );
+}

@@ -1,0 +1,60 @@
+//! The `nestlat` command-line tool (feature `cli`).
+
+mod gaussian;
+mod tune;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Nested-lattice quantization of matrices, measured against the limit
+/// Gamma(R) of quantized matrix multiplication.
+#[derive(Parser)]
+#[command(name = "nestlat", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Quantize iid N(0, 1) matrices A and B and compare the error of A^T B
+    /// with Gamma(R).
+    Gaussian(gaussian::Args),
+    /// Tune the scale sets and gains of presets on iid N(0, 1) groups.
+    Tune(tune::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Gaussian(args) => gaussian::run(&args),
+        Command::Tune(args) => tune::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Returns the presets named by `name`: one preset, or every preset for
+/// `"all"`.
+fn select_presets(name: &str) -> Result<Vec<&'static nestlat::quant::Preset>, String> {
+    use nestlat::quant::Preset;
+
+    if name == "all" {
+        return Ok(Preset::all().iter().collect());
+    }
+    Preset::by_name(name)
+        .map(|preset| vec![preset])
+        .ok_or_else(|| {
+            let names: Vec<&str> = Preset::all().iter().map(|preset| preset.name()).collect();
+            format!(
+                "preset {name:?} is unknown; use \"all\" or one of: {}",
+                names.join(", ")
+            )
+        })
+}

@@ -1,0 +1,100 @@
+//! Products of a coded operand with an `f32` operand.
+
+use super::{accumulate_group, check_output, check_rotation, take_scratch};
+use crate::Error;
+use crate::quant::{QuantizedMatrixRef, VectorSet};
+
+/// Computes `y = W x` for a coded `W` (one vector per row) and `x` in `f32`.
+/// `scratch` needs [`super::scratch_len`]`(w.coded_len(), 1)` values.
+///
+/// # Errors
+///
+/// [`Error::LengthMismatch`] unless `x.len()` is the vector length and
+/// `y.len()` the vector count, [`Error::NonFiniteEntry`] for NaN or infinity
+/// in `x` (row 0, column = index), [`Error::NormOverflow`] when the sum or
+/// the rotation of `x` overflows `f32`, [`Error::ScratchTooSmall`], and
+/// [`Error::InvalidCodeWord`] for a corrupt code word.
+pub fn matvec(
+    w: &QuantizedMatrixRef<'_>,
+    x: &[f32],
+    scratch: &mut [f32],
+    y: &mut [f32],
+) -> Result<(), Error> {
+    let x = VectorSet::rows(x, 1, x.len())?;
+    matmul_tn_f32(w, &x, scratch, y)
+}
+
+/// Computes `C = A^T B` for a coded `A` and the vectors of `b` in `f32`:
+/// `c[i * b_count + j]` is the inner product of vector `i` of `a` and vector
+/// `j` of `b`. `scratch` needs
+/// [`super::scratch_len`]`(a.coded_len(), b.vector_count())` values.
+///
+/// # Errors
+///
+/// [`Error::LengthMismatch`] unless the vector lengths agree and `c` has
+/// `a.vector_count() * b.vector_count()` values, [`Error::NonFiniteEntry`]
+/// for NaN or infinity in `b`, [`Error::NormOverflow`] for a vector of `b`
+/// whose sum or rotation overflows `f32`, [`Error::ScratchTooSmall`], and
+/// [`Error::InvalidCodeWord`] for a corrupt code word.
+pub fn matmul_tn_f32(
+    a: &QuantizedMatrixRef<'_>,
+    b: &VectorSet<'_>,
+    scratch: &mut [f32],
+    c: &mut [f32],
+) -> Result<(), Error> {
+    check_rotation(a, b.vector_len(), a.rotation())?;
+    let b_count = b.vector_count();
+    let expected = a
+        .vector_count()
+        .checked_mul(b_count)
+        .ok_or(Error::ShapeTooLarge {
+            vector_len: a.vector_count(),
+            vector_count: b_count,
+        })?;
+    check_output(c, expected)?;
+    let coded_len = a.coded_len();
+    let needed = super::scratch_len(coded_len, b_count);
+    let (right, sums) = take_scratch(scratch, needed)?.split_at_mut(coded_len * b_count);
+    rotate_vectors(a, b, right, sums)?;
+
+    for (i, row) in c
+        .chunks_exact_mut(b_count.max(1))
+        .enumerate()
+        .take(a.vector_count())
+    {
+        row.fill(0.0);
+        for group in 0..a.stored_groups() {
+            let left = a.decode_group(i, group)?;
+            accumulate_group(&left, group, right, coded_len, row);
+        }
+        let scale = a.group_scale(i)?;
+        let mean = a.vector_mean(i)?;
+        for (value, &sum) in row.iter_mut().zip(sums.iter()) {
+            *value = scale * *value + mean * sum;
+        }
+    }
+    Ok(())
+}
+
+/// Copies each vector of `b` into `right`, padded and rotated by the map of
+/// `a`, and stores its plain sum in `sums`.
+fn rotate_vectors(
+    a: &QuantizedMatrixRef<'_>,
+    b: &VectorSet<'_>,
+    right: &mut [f32],
+    sums: &mut [f32],
+) -> Result<(), Error> {
+    let coded_len = a.coded_len();
+    let len = b.vector_len();
+    for (j, sum) in sums.iter_mut().enumerate() {
+        let vector = &mut right[j * coded_len..(j + 1) * coded_len];
+        b.copy_vector(j, &mut vector[..len])?;
+        *sum = vector[..len].iter().sum();
+        a.rotation().pad_and_rotate(vector)?;
+        // Finite entries whose norm exceeds f32::MAX can rotate to infinity.
+        if !sum.is_finite() || vector.iter().any(|value| !value.is_finite()) {
+            return Err(Error::NormOverflow { vector: j });
+        }
+    }
+    Ok(())
+}
