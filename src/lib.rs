@@ -9,7 +9,8 @@
 //!   matrices;
 //! - [`lattice`]: the lattices Z^n, D_n and E8 with nearest-point search;
 //! - [`code`]: nested-lattice (Voronoi) codes with several scales per block, a
-//!   hierarchical variant, a 1-bit E8 shell code and scalar Lloyd-Max codes;
+//!   hierarchical variant, a 1-bit E8 shell code, a 2-bit E8 ball code and
+//!   scalar Lloyd-Max codes;
 //! - [`pack`]: block indices packed into code words at the exact stored rate;
 //! - [`bound`]: the distortion limit Gamma(R) of quantized matrix
 //!   multiplication;

@@ -12,7 +12,7 @@ const TUNING_SEED: u64 = 7;
 fn tuned_scales(preset: &Preset) -> Option<Vec<f32>> {
     match *preset.family() {
         Family::Voronoi { scales, .. } => Some(scales.to_vec()),
-        Family::Hierarchical { beta, .. } => Some(vec![beta]),
+        Family::Hierarchical { beta, .. } | Family::Ball { beta } => Some(vec![beta]),
         _ => None,
     }
 }

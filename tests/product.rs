@@ -246,6 +246,10 @@ fn gaussian_gaps_meet_targets() {
         .map(|report| report.gap_db)
         .fold(f64::INFINITY, f64::min);
     assert!(best_2 <= 3.0, "best 2-bit gap {best_2} dB");
+    assert!(
+        report(&reports, "e8b-2").distortion < report(&reports, "lloyd-2").distortion,
+        "the E8 ball code does not beat the scalar code at 2 bits"
+    );
 
     for (e8, others) in [("e8-4", ["d4-4", "z-4"]), ("e8-3", ["d4-3", "z-3"])] {
         for other in others {

@@ -6,6 +6,7 @@ pub const MAX_SCALES: usize = 16;
 /// Largest number of layers a hierarchical code accepts.
 pub const MAX_LAYERS: usize = 8;
 
+mod ball;
 mod coset_table;
 mod dither;
 mod hierarchical;
@@ -14,6 +15,7 @@ mod multiscale;
 mod shell;
 mod voronoi;
 
+pub use ball::{BALL_PATTERNS, E8BallCode, ball_vector};
 pub use coset_table::E8CosetTable;
 pub use hierarchical::{HierarchicalCode, HierarchicalIndex};
 pub use lloyd_max::{LloydMaxCode, MAX_LLOYD_MAX_BITS, solve_gaussian_levels};

@@ -8,6 +8,7 @@
 //!   scale id ([`D4PairCode`]);
 //! - hierarchical E8: layer `m` in bits `8m..8m + 8`, bit `i` of the byte
 //!   holding digit `i` of that layer;
+//! - E8 ball: the 16-bit index of [`E8BallCode`];
 //! - Lloyd-Max: digit `i` in bits `b i..b (i + 1)` for `b` bits per digit;
 //! - shell: the 8-bit shell index.
 //!
@@ -18,8 +19,8 @@ use super::preset::{Family, LatticeKind};
 use crate::Error;
 use crate::code::validate_finite;
 use crate::code::{
-    E8CosetTable, E8ShellCode, HierarchicalCode, LloydMaxCode, MultiScaleCode, ScaleSelection,
-    VoronoiCode,
+    E8BallCode, E8CosetTable, E8ShellCode, HierarchicalCode, LloydMaxCode, MultiScaleCode,
+    ScaleSelection, VoronoiCode,
 };
 use crate::lattice::{Dn, E8, Lattice, Zn};
 use crate::pack::BlockFormat;
@@ -37,6 +38,7 @@ pub(crate) enum GroupCodec {
     D4(D4PairCode),
     Z8(MultiScaleCode<Zn<8>, 8>),
     Hierarchical(HierarchicalCode<E8, 8>),
+    Ball(E8BallCode),
     LloydMax(LloydMaxCode),
     Shell(E8ShellCode),
 }
@@ -54,6 +56,7 @@ impl GroupCodec {
             Family::Hierarchical { layers, beta } => {
                 Self::Hierarchical(HierarchicalCode::new(HIERARCHICAL_Q, layers, beta)?)
             }
+            Family::Ball { beta } => Self::Ball(E8BallCode::new(beta)?),
             Family::LloydMax { bits } => Self::LloydMax(LloydMaxCode::gaussian(bits)?),
             Family::Shell { .. } => Self::Shell(E8ShellCode::new(1.0)?),
         };
@@ -100,6 +103,7 @@ impl GroupCodec {
             Self::D4(code) => code.blocks.code().q(),
             Self::Z8(code) => code.code().q(),
             Self::Hierarchical(code) => code.q(),
+            Self::Ball(_) => 1 << 16,
             Self::LloydMax(code) => 1 << code.bits(),
             Self::Shell(_) => 256,
         }
@@ -121,6 +125,7 @@ impl GroupCodec {
             Self::D4(code) => code.format.states(),
             Self::Z8(code) => code.format().states(),
             Self::Hierarchical(code) => 1 << (8 * code.layer_count()),
+            Self::Ball(_) => 1 << 16,
             Self::LloydMax(code) => 1 << (8 * code.bits()),
             Self::Shell(_) => 256,
         }
@@ -151,6 +156,7 @@ impl GroupCodec {
                     .sum();
                 Ok(word)
             }
+            Self::Ball(code) => code.encode(x).map(u64::from),
             Self::LloydMax(code) => {
                 validate_finite(x, group)?;
                 let bits = code.bits();
@@ -196,6 +202,7 @@ impl GroupCodec {
                 }
                 Ok(group_values)
             }
+            Self::Ball(code) => Ok(code.decode(word as u16)),
             Self::Shell(code) => Ok(code.decode(word as u8)),
         }
     }

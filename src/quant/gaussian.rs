@@ -238,6 +238,7 @@ fn lattice_name(preset: &Preset) -> &'static str {
             ..
         }
         | Family::Hierarchical { .. }
+        | Family::Ball { .. }
         | Family::Shell { .. } => "E8",
     }
 }

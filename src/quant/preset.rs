@@ -9,6 +9,7 @@
 //! | family | presets | code per group of 8 |
 //! |---|---|---|
 //! | E8 Voronoi | `e8-4`, `e8-3`, `e8-2` | one E8 block, shifted by a deep hole, `k` scales |
+//! | E8 ball | `e8b-2` | one of the 2^16 half-integer E8 points nearest the origin |
 //! | D4 Voronoi | `d4-4`, `d4-3`, `d4-2` | two D4 blocks that share one of `k` scales, each shifted by a deep hole |
 //! | Z Voronoi | `z-4`, `z-3`, `z-2` | one Z^8 block, shifted by 1/2, `k` scales |
 //! | Lloyd-Max | `lloyd-4`, `lloyd-3`, `lloyd-2` | 8 scalar Gaussian Lloyd-Max digits |
@@ -52,6 +53,11 @@ pub enum Family {
         /// Number of layers, one bit per coordinate each.
         layers: usize,
         /// The scale of the fine lattice.
+        beta: f32,
+    },
+    /// The 2^16-point ball code of the half-integer coset of E8, at one scale.
+    Ball {
+        /// The scale of the unit codewords.
         beta: f32,
     },
     /// The scalar Gaussian Lloyd-Max code.
@@ -150,6 +156,16 @@ const fn hierarchical(name: &'static str, id: u16, layers: usize, beta: f32, gai
     }
 }
 
+const fn ball(name: &'static str, id: u16, beta: f32, gain: f32) -> Preset {
+    Preset {
+        name,
+        id,
+        nominal_bits: 2.0,
+        family: Family::Ball { beta },
+        gain,
+    }
+}
+
 const fn lloyd_max(name: &'static str, id: u16, bits: u32) -> Preset {
     Preset {
         name,
@@ -177,7 +193,7 @@ const fn shell(name: &'static str, id: u16, kept_quarters: u32, gain: f32) -> Pr
 /// (scales rounded to 3 decimals, gains to 4). The Voronoi scale sets start
 /// from q = 13, k = 5 at 4 bits, q = 6, k = 9 at 3 bits and q = 3, k = 9 at
 /// 2 bits for every lattice, the largest `k` that fits the word at each `q`.
-const PRESETS: [Preset; 19] = [
+const PRESETS: [Preset; 20] = [
     voronoi(
         "e8-4",
         1,
@@ -271,6 +287,7 @@ const PRESETS: [Preset; 19] = [
         ],
         0.8553,
     ),
+    ball("e8b-2", 20, 0.893, 0.9996),
     lloyd_max("lloyd-4", 10, 4),
     lloyd_max("lloyd-3", 11, 3),
     lloyd_max("lloyd-2", 12, 2),

@@ -40,7 +40,8 @@ pub struct Measurement {
 /// Parameters found by [`tune`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tuned {
-    /// The scales (one for a hierarchical preset, none for the others).
+    /// The scales (one for a hierarchical or ball preset, none for the
+    /// others).
     pub scales: Vec<f32>,
     /// The measurement with the tuned scales.
     pub measurement: Measurement,
@@ -64,7 +65,8 @@ pub fn measure_preset(preset: &Preset, samples: &[[f32; GROUP_LEN]]) -> Result<M
 }
 
 /// Measures the error and gain of a preset family with other scales: the
-/// scale set of a Voronoi family, or the one scale of a hierarchical family.
+/// scale set of a Voronoi family, or the one scale of a hierarchical or ball
+/// family.
 /// Other families ignore `scales`.
 ///
 /// # Errors
@@ -82,6 +84,10 @@ pub fn measure_with_scales(
             let beta = *scales.first().ok_or(Error::InvalidScaleCount { k: 0 })?;
             GroupCodec::new(&Family::Hierarchical { layers, beta }, None)?
         }
+        Family::Ball { .. } => {
+            let beta = *scales.first().ok_or(Error::InvalidScaleCount { k: 0 })?;
+            GroupCodec::new(&Family::Ball { beta }, None)?
+        }
         _ => GroupCodec::new(family, None)?,
     };
     measure(&codec, samples)
@@ -97,7 +103,7 @@ pub fn tune(preset: &Preset, samples: &[[f32; GROUP_LEN]]) -> Result<Tuned, Erro
     let family = preset.family();
     let mut scales: Vec<f32> = match *family {
         Family::Voronoi { scales, .. } => scales.to_vec(),
-        Family::Hierarchical { beta, .. } => alloc::vec![beta],
+        Family::Hierarchical { beta, .. } | Family::Ball { beta } => alloc::vec![beta],
         _ => Vec::new(),
     };
     let mut best = measure_with_scales(family, &scales, samples)?;

@@ -57,7 +57,7 @@ pub fn run(args: &Args) -> Result<(), String> {
 fn stored_scales(preset: &Preset) -> Vec<f32> {
     match *preset.family() {
         Family::Voronoi { scales, .. } => scales.to_vec(),
-        Family::Hierarchical { beta, .. } => vec![beta],
+        Family::Hierarchical { beta, .. } | Family::Ball { beta } => vec![beta],
         _ => Vec::new(),
     }
 }
