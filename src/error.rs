@@ -133,8 +133,8 @@ pub enum Error {
         column: usize,
     },
     /// A vector is too large for `f32` arithmetic: its RMS after mean
-    /// removal exceeds the largest `bf16` value, or the sum or the rotation of
-    /// an `f32` operand overflows.
+    /// removal, or that RMS times the preset gain, exceeds the `f32` range, or
+    /// centering or rotating an `f32` operand overflows.
     NormOverflow {
         /// Index of the vector in the matrix.
         vector: usize,
@@ -171,7 +171,8 @@ pub enum Error {
         /// The value found.
         value: u8,
     },
-    /// A stored vector norm is NaN, infinite or has its sign bit set.
+    /// A stored vector norm is NaN, infinite (also once multiplied by the
+    /// preset gain) or has its sign bit set.
     InvalidStoredNorm {
         /// Index of the vector.
         vector: usize,

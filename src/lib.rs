@@ -22,7 +22,7 @@
 //! |---|---|---|
 //! | `std` | off | implements `std::error::Error`; enables `alloc`; used for host testing |
 //! | `alloc` | off | owned buffers: `quant::QuantizedMatrix`, `quant::tune`, `quant::gaussian`, `pack::BlockFormat::pack_all` |
-//! | `defmt` | off | `defmt::Format` for the public types, for logging on firmware |
+//! | `defmt` | off | `defmt::Format` for the error type and the plain data types (indices, codes, presets, settings), for logging on firmware |
 //! | `cli` | off | the `nestlat` binary (`clap`, `serde_json`); enables `std` |
 //!
 //! No feature is on by default, so a firmware build gets the allocation-free

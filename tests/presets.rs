@@ -58,7 +58,7 @@ fn lloyd_max_rejects_bad_widths() {
 #[test]
 fn lloyd_max_error_matches_theory() {
     // Distortions of the Gaussian Lloyd-Max quantizers (Max, 1960).
-    let samples = gaussian_groups(20_000, 3);
+    let samples = gaussian_groups(20_000, 3).unwrap();
     for (name, expected) in [
         ("lloyd-4", 0.009_501),
         ("lloyd-3", 0.034_548),
@@ -81,7 +81,7 @@ fn stored_scales_are_local_optima() {
     // the tuning sample lowers the error by less than 0.2%. The objective
     // jumps where block decisions change, so a 3% move can land slightly
     // lower than the descent steps of 0.25% to 8% did.
-    let samples = gaussian_groups(TUNING_SAMPLES, TUNING_SEED);
+    let samples = gaussian_groups(TUNING_SAMPLES, TUNING_SEED).unwrap();
     for preset in Preset::all() {
         let Some(scales) = tuned_scales(preset) else {
             continue;
@@ -108,7 +108,7 @@ fn stored_scales_are_local_optima() {
 
 #[test]
 fn stored_gains_match_measurement() {
-    let samples = gaussian_groups(TUNING_SAMPLES, TUNING_SEED);
+    let samples = gaussian_groups(TUNING_SAMPLES, TUNING_SEED).unwrap();
     for preset in Preset::all() {
         let measured = measure_preset(preset, &samples).unwrap();
         let tolerance = match preset.family() {
@@ -129,7 +129,7 @@ fn stored_gains_match_measurement() {
 
 #[test]
 fn e8_beats_d4_and_z() {
-    let samples = gaussian_groups(10_000, 5);
+    let samples = gaussian_groups(10_000, 5).unwrap();
     for bits in [4, 3, 2] {
         let mse = |lattice: LatticeKind| {
             let preset = Preset::all()

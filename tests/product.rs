@@ -46,7 +46,7 @@ fn dot_f64(x: &[f32], y: &[f32]) -> f64 {
 #[test]
 fn products_follow_folding_formula() {
     // Coded with coded: (s_a g_a)(s_b g_b) <z_a, z_b> + n mu_a mu_b.
-    // Coded with f32: s_a g_a <z_a, R x> + mu_a sum(x).
+    // Coded with f32: s_a g_a <z_a, R (x - mu_x)> + n mu_a mu_x.
     let (rows, cols, count) = (5, 77, 3);
     let w = gaussian_data(rows * cols, 1, 0.3);
     let x = gaussian_data(count * cols, 2, -0.2);
@@ -69,8 +69,11 @@ fn products_follow_folding_formula() {
             let w_scale = f64::from(w_view.group_scale(i).unwrap());
             let w_mean = f64::from(w_view.vector_mean(i).unwrap());
             for j in 0..count {
+                // The means of w were removed, so x is centered first.
                 let x_row = &x[j * cols..(j + 1) * cols];
-                let mut x_rotated = x_row.to_vec();
+                let x_sum: f64 = x_row.iter().map(|&value| f64::from(value)).sum();
+                let x_center = (x_sum / cols as f64) as f32;
+                let mut x_rotated: Vec<f32> = x_row.iter().map(|&value| value - x_center).collect();
                 x_rotated.resize(w_view.coded_len(), 0.0);
                 w_view.rotation().pad_and_rotate(&mut x_rotated).unwrap();
 
@@ -78,8 +81,8 @@ fn products_follow_folding_formula() {
                 let x_mean = f64::from(x_view.vector_mean(j).unwrap());
                 let expected_both = w_scale * x_scale * dot_f64(&w_unit[i], &x_unit[j])
                     + cols as f64 * w_mean * x_mean;
-                let x_sum: f64 = x_row.iter().map(|&value| f64::from(value)).sum();
-                let expected_weight = w_scale * dot_f64(&w_unit[i], &x_rotated) + w_mean * x_sum;
+                let expected_weight = w_scale * dot_f64(&w_unit[i], &x_rotated)
+                    + cols as f64 * w_mean * f64::from(x_center);
 
                 // The library sums in f32 over 80 coordinates.
                 let tolerance = 1e-4 * (1.0 + expected_both.abs());
@@ -211,6 +214,54 @@ fn mean_terms_are_folded_back() {
         without_removal > 10.0 * with_removal,
         "mean removal gains too little: {without_removal} against {with_removal}"
     );
+}
+
+#[test]
+fn dense_mean_adds_no_error() {
+    // W x with a large mean in x: centering x keeps the error of the
+    // zero-mean case, up to f32 rounding of the larger values.
+    let (rows, cols) = (16, 512);
+    let w = gaussian_data(rows * cols, 8, 0.0);
+    let config = QuantizerConfig::new(Preset::by_name("e8-4").unwrap());
+    let coded = quantize_rows(&w, rows, cols, &config);
+    let view = coded.view();
+
+    let error_for = |offset: f32| {
+        let x = gaussian_data(cols, 9, offset);
+        let mut scratch = vec![0.0f32; scratch_len(view.coded_len(), 1)];
+        let mut y = vec![0.0f32; rows];
+        matvec(&view, &x, &mut scratch, &mut y).unwrap();
+        (0..rows)
+            .map(|i| {
+                let exact = dot_f64(&w[i * cols..(i + 1) * cols], &x);
+                (f64::from(y[i]) - exact).powi(2)
+            })
+            .sum::<f64>()
+    };
+
+    let centered = error_for(0.0);
+    let shifted = error_for(100.0);
+    assert!(
+        shifted < 1.5 * centered,
+        "error {shifted} with mean 100 against {centered}"
+    );
+}
+
+#[test]
+fn cancelling_large_terms_give_no_nan() {
+    // Orthogonal rows of size 1e20: the scale product and the mean term both
+    // exceed f32 and cancel. The estimate may still exceed f32, because the
+    // 4-bit error on 8 entries is a large share of 1e39, but it is never NaN.
+    let len = 8;
+    let mut data = vec![0.0f32; 2 * len];
+    data[0] = 1.0e20;
+    data[len + 1] = 1.0e20;
+    for name in ["e8-4", "shell-1", "lloyd-4"] {
+        let config = QuantizerConfig::new(Preset::by_name(name).unwrap());
+        let coded = quantize_rows(&data, 2, len, &config);
+        let value = dot(&coded.view(), 0, &coded.view(), 1).unwrap();
+        assert!(!value.is_nan(), "{name}: {value}");
+    }
 }
 
 fn reports() -> Vec<GaussianReport> {

@@ -165,9 +165,6 @@ fn result_bits(results: &[Result<Vec<f32>, Error>]) -> Vec<Result<Vec<u32>, Erro
 /// A vector as `dequantize` returns it, split the way the coded products
 /// see it: the residual over the padded length and the stored mean.
 struct Reconstruction {
-    /// The dequantized entries over the padded length, mean included in the
-    /// first `len` entries.
-    values: Vec<f64>,
     /// The dequantized entries with the stored mean taken out of the first
     /// `len` entries. The padding keeps the quantization noise that the
     /// inverse rotation spreads into it.
@@ -191,7 +188,6 @@ impl Reconstruction {
             .map(|(k, &value)| if k < len { value - mean } else { value })
             .collect();
         Self {
-            values,
             residual,
             mean,
             len,
@@ -220,13 +216,24 @@ impl Reconstruction {
         residuals + self.len as f64 * self.mean * other.mean
     }
 
-    /// Returns the inner product of the first `len` entries with `x`.
-    fn dense_product(&self, x: &[f32]) -> f64 {
-        self.values
+    /// Returns what a dense product computes with `x`. When `centered` (the
+    /// matrix had its means removed), `x` is centered first and the result is
+    /// the residual against `x - mu_x` plus `n mu mu_x`. Otherwise the
+    /// residual is the whole vector and `x` is used as it is.
+    fn dense_product(&self, x: &[f32], centered: bool) -> f64 {
+        let x_mean = if centered && !x.is_empty() {
+            let sum: f64 = x.iter().map(|&value| f64::from(value)).sum();
+            f64::from((sum / x.len() as f64) as f32)
+        } else {
+            0.0
+        };
+        let residual: f64 = self
+            .residual
             .iter()
             .zip(x)
-            .map(|(&a, &b)| a * f64::from(b))
-            .sum()
+            .map(|(&a, &b)| a * f64::from(b - x_mean as f32))
+            .sum();
+        residual + self.len as f64 * self.mean * x_mean
     }
 }
 
@@ -779,7 +786,7 @@ fn odd_length_dense_products_match_dequantized() {
                 let matvec_output = run_matvec(&a, x).unwrap();
                 for i in 0..SAMPLE_COUNT {
                     let left = Reconstruction::from_view(&a, i);
-                    let expected = left.dense_product(x);
+                    let expected = left.dense_product(x, a.removes_mean());
                     let tolerance = rounding_tolerance(a.coded_len(), left.magnitude(), x_norm);
                     let product = f64::from(matmul[i * b_count + j]);
                     assert!(

@@ -122,7 +122,10 @@ fn finish_coded(
     j: usize,
     sum: f32,
 ) -> Result<f32, Error> {
-    let scale = a.group_scale(i)? * b.group_scale(j)?;
-    let mean_term = a.vector_len() as f32 * a.vector_mean(i)? * b.vector_mean(j)?;
-    Ok(scale * sum + mean_term)
+    // In f64 the scale product and the mean term cannot overflow, so two
+    // large terms that cancel still give a finite result.
+    let scale = f64::from(a.group_scale(i)?) * f64::from(b.group_scale(j)?);
+    let mean_term =
+        a.vector_len() as f64 * f64::from(a.vector_mean(i)?) * f64::from(b.vector_mean(j)?);
+    Ok((scale * f64::from(sum) + mean_term) as f32)
 }

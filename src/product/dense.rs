@@ -11,8 +11,8 @@ use crate::quant::{QuantizedMatrixRef, VectorSet};
 ///
 /// [`Error::LengthMismatch`] unless `x.len()` is the vector length and
 /// `y.len()` the vector count, [`Error::NonFiniteEntry`] for NaN or infinity
-/// in `x` (row 0, column = index), [`Error::NormOverflow`] when the sum or
-/// the rotation of `x` overflows `f32`, [`Error::ScratchTooSmall`], and
+/// in `x` (row 0, column = index), [`Error::NormOverflow`] when centering or
+/// rotating `x` overflows `f32`, [`Error::ScratchTooSmall`], and
 /// [`Error::InvalidCodeWord`] for a corrupt code word.
 pub fn matvec(
     w: &QuantizedMatrixRef<'_>,
@@ -34,7 +34,7 @@ pub fn matvec(
 /// [`Error::LengthMismatch`] unless the vector lengths agree and `c` has
 /// `a.vector_count() * b.vector_count()` values, [`Error::NonFiniteEntry`]
 /// for NaN or infinity in `b`, [`Error::NormOverflow`] for a vector of `b`
-/// whose sum or rotation overflows `f32`, [`Error::ScratchTooSmall`], and
+/// whose centering or rotation overflows `f32`, [`Error::ScratchTooSmall`], and
 /// [`Error::InvalidCodeWord`] for a corrupt code word.
 pub fn matmul_tn_f32(
     a: &QuantizedMatrixRef<'_>,
@@ -67,17 +67,22 @@ pub fn matmul_tn_f32(
             let left = a.decode_group(i, group)?;
             accumulate_group(&left, group, right, coded_len, row);
         }
-        let scale = a.group_scale(i)?;
-        let mean = a.vector_mean(i)?;
-        for (value, &sum) in row.iter_mut().zip(sums.iter()) {
-            *value = scale * *value + mean * sum;
+        let scale = f64::from(a.group_scale(i)?);
+        let mean = f64::from(a.vector_mean(i)?);
+        for (value, &mean_term) in row.iter_mut().zip(sums.iter()) {
+            *value = (scale * f64::from(*value) + mean * f64::from(mean_term)) as f32;
         }
     }
     Ok(())
 }
 
 /// Copies each vector of `b` into `right`, padded and rotated by the map of
-/// `a`, and stores its plain sum in `sums`.
+/// `a`, and stores in `sums` the sum that multiplies the means of `a`.
+///
+/// When `a` had its means removed, each vector `x` is centered first: its
+/// coded rows sum to zero, so `<w, x> = <w - mu_w, x - mu_x> + n mu_w mu_x`,
+/// and a large mean of `x` then adds no error. Otherwise the means of `a` are
+/// zero and `x` is used as it is.
 fn rotate_vectors(
     a: &QuantizedMatrixRef<'_>,
     b: &VectorSet<'_>,
@@ -86,13 +91,22 @@ fn rotate_vectors(
 ) -> Result<(), Error> {
     let coded_len = a.coded_len();
     let len = b.vector_len();
-    for (j, sum) in sums.iter_mut().enumerate() {
+    for (j, mean_term) in sums.iter_mut().enumerate() {
         let vector = &mut right[j * coded_len..(j + 1) * coded_len];
         b.copy_vector(j, &mut vector[..len])?;
-        *sum = vector[..len].iter().sum();
+        *mean_term = 0.0;
+        if a.removes_mean() && len > 0 {
+            let sum: f64 = vector[..len].iter().map(|&value| f64::from(value)).sum();
+            let mean = (sum / len as f64) as f32;
+            for value in vector[..len].iter_mut() {
+                *value -= mean;
+            }
+            *mean_term = len as f32 * mean;
+        }
         a.rotation().pad_and_rotate(vector)?;
+
         // Finite entries whose norm exceeds f32::MAX can rotate to infinity.
-        if !sum.is_finite() || vector.iter().any(|value| !value.is_finite()) {
+        if !mean_term.is_finite() || vector.iter().any(|value| !value.is_finite()) {
             return Err(Error::NormOverflow { vector: j });
         }
     }

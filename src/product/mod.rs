@@ -14,7 +14,13 @@
 //! The mean term of the first line is exact because both residuals `x - mu`
 //! sum to zero before coding, so both operands must agree on mean removal.
 //! The estimate therefore differs from the inner product of the dequantized
-//! vectors, whose decoded residuals need not sum to zero. In the second
+//! vectors, whose decoded residuals need not sum to zero. In the second line,
+//! when `a` had its means removed, `x` is centered before the rotation and
+//! `mu_a sum(x)` becomes `n mu_a mu_x`, so a large mean of `x` adds no error.
+//!
+//! Each result is combined in `f64` and rounded to `f32` once, so large
+//! terms that cancel do not overflow on the way. A result beyond the `f32`
+//! range is infinite. In the second
 //! line `R x` is `x` padded and rotated once per product.
 //!
 //! Group dot products are summed in `f32` in group order, and each result is

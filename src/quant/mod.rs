@@ -53,8 +53,12 @@
 //!   vector is padded with zeros to a multiple of 8 before the rotation.
 //! - Empty matrices: zero vectors give a buffer with the header only, and
 //!   vectors of length zero have no code words and a norm of 0.
-//! - A view over a truncated, overlong or tampered buffer: a typed error,
-//!   never a panic or an out-of-bounds read.
+//! - A view over a truncated or overlong buffer, or over one whose header,
+//!   norms or means hold invalid values: a typed error. The format has no
+//!   checksum, so a changed code word, norm, mean or seed that is still a
+//!   valid value decodes to other numbers without an error. A code word out
+//!   of range gives [`crate::Error::InvalidCodeWord`] from the call that
+//!   reads it. No buffer causes a panic or an out-of-bounds read.
 
 mod codec;
 mod config;

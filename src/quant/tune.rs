@@ -3,10 +3,10 @@
 //! The procedure that produced the scale sets and gains of [`Preset`]:
 //!
 //! 1. draw `count` groups of 8 iid N(0, 1) values from a seed;
-//! 2. for a Voronoi or hierarchical preset, minimize the per-entry squared
-//!    error by coordinate descent on the logarithms of the scales: each
-//!    scale in turn is multiplied by `1 + step` or divided by it when that
-//!    lowers the error and keeps the scales increasing, and `step` halves,
+//! 2. for a Voronoi, hierarchical or ball preset, minimize the per-entry
+//!    squared error by coordinate descent on the logarithms of the scales.
+//!    Each scale in turn is multiplied by `1 + step`, or divided by it, when
+//!    that lowers the error and keeps the scales increasing. `step` halves,
 //!    from 8% down to 0.25%, whenever a full sweep changes nothing;
 //! 3. measure the gain `E<x, x_hat> / E|x_hat|^2` of the final code.
 //!
@@ -21,6 +21,9 @@ use super::preset::{Family, Preset};
 use super::rotation::GROUP_LEN;
 use crate::Error;
 use crate::rng::SplitMix64;
+
+/// Largest sample that [`gaussian_groups`] draws: 2^24 groups, 512 MiB.
+pub const MAX_TUNING_GROUPS: usize = 1 << 24;
 
 /// First relative step of the coordinate descent.
 const FIRST_STEP: f32 = 0.08;
@@ -48,14 +51,26 @@ pub struct Tuned {
 }
 
 /// Draws `count` groups of iid N(0, 1) values from `seed`.
-pub fn gaussian_groups(count: usize, seed: u64) -> Vec<[f32; GROUP_LEN]> {
+///
+/// # Errors
+///
+/// [`Error::ShapeTooLarge`] when `count` exceeds [`MAX_TUNING_GROUPS`].
+pub fn gaussian_groups(count: usize, seed: u64) -> Result<Vec<[f32; GROUP_LEN]>, Error> {
+    if count > MAX_TUNING_GROUPS {
+        return Err(Error::ShapeTooLarge {
+            vector_len: GROUP_LEN,
+            vector_count: count,
+        });
+    }
     let mut rng = SplitMix64::new(seed);
-    (0..count)
+    Ok((0..count)
         .map(|_| core::array::from_fn(|_| rng.next_gaussian() as f32))
-        .collect()
+        .collect())
 }
 
-/// Measures the error and gain of `preset` as stored, before its gain.
+/// Measures the error and gain of `preset` as stored, before its gain. For
+/// the low-rate presets this is the error of the shell code on the groups
+/// they keep. An empty sample gives an error and a gain of 0.
 ///
 /// # Errors
 ///

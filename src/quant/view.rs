@@ -13,8 +13,10 @@ use crate::pack::read_bits;
 /// A quantized matrix read in place from a byte buffer at any alignment.
 ///
 /// [`Self::from_bytes`] checks the header, every size, every norm and every
-/// mean. Code words are checked when they are decoded, so a tampered word
-/// gives [`Error::InvalidCodeWord`] from the call that reads it.
+/// mean. Code words are checked when they are decoded: a word beyond the
+/// code's states gives [`Error::InvalidCodeWord`] from the call that reads
+/// it. Words in range are all valid codewords, so a change to one of them
+/// cannot be detected.
 #[derive(Clone, Debug)]
 pub struct QuantizedMatrixRef<'a> {
     bytes: &'a [u8],
@@ -29,15 +31,16 @@ impl<'a> QuantizedMatrixRef<'a> {
     /// The header errors of the format (see [`crate::quant`]),
     /// [`Error::BufferTooSmall`] or [`Error::LengthMismatch`] when the length
     /// does not match the header, [`Error::InvalidStoredNorm`] for a norm
-    /// that is NaN, infinite or has its sign bit set (the encoder writes
-    /// `+0.0` for zero vectors), and [`Error::InvalidStoredMean`] for
+    /// that is NaN, infinite, infinite once multiplied by the preset gain,
+    /// or has its sign bit set (the encoder writes `+0.0` for zero vectors), and [`Error::InvalidStoredMean`] for
     /// a mean that is NaN or infinite.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         let layout = Layout::parse(bytes)?;
         let view = Self { bytes, layout };
         for vector in 0..view.vector_count() {
             let norm = view.raw_norm(vector);
-            if norm.is_sign_negative() || !norm.is_finite() {
+            let scale = norm.to_f32() * view.layout.preset.gain();
+            if norm.is_sign_negative() || !scale.is_finite() {
                 return Err(Error::InvalidStoredNorm {
                     vector,
                     value: norm.to_f32(),

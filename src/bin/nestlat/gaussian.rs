@@ -1,9 +1,20 @@
 //! `nestlat gaussian`: the distortion of `A^T B` on iid N(0, 1) matrices.
 
+use std::io::{self, Write};
+
 use nestlat::bound::gaussian_distortion;
 use nestlat::quant::gaussian::{
     GaussianOperands, GaussianReport, GaussianSetup, MAX_GAUSSIAN_ENTRIES,
 };
+
+use super::Failure;
+
+/// Below this vector length the per-vector norm and mean dominate the
+/// stored rate.
+const SHORT_VECTOR: usize = 64;
+
+/// Below this number of products the estimate of the distortion is noisy.
+const FEW_PRODUCTS: usize = 64;
 
 /// Options of `nestlat gaussian`.
 #[derive(clap::Args)]
@@ -35,13 +46,13 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(args: &Args) -> Result<(), String> {
+pub fn run(args: &Args) -> Result<(), Failure> {
     let presets = super::select_presets(&args.preset)?;
     if args.n == 0 || args.a == 0 || args.b == 0 {
-        return Err(format!(
+        return Err(Failure::Message(format!(
             "--n {}, --a {} and --b {} must each be at least 1",
             args.n, args.a, args.b
-        ));
+        )));
     }
     let sizes = [
         args.n.checked_mul(args.a),
@@ -52,10 +63,10 @@ pub fn run(args: &Args) -> Result<(), String> {
         .iter()
         .any(|size| size.is_none_or(|entries| entries > MAX_GAUSSIAN_ENTRIES))
     {
-        return Err(format!(
+        return Err(Failure::Message(format!(
             "n x a, n x b and a x b must each be at most {MAX_GAUSSIAN_ENTRIES} entries; \
              lower --n, --a or --b"
-        ));
+        )));
     }
     let operands = GaussianOperands::draw(GaussianSetup {
         n: args.n,
@@ -64,28 +75,47 @@ pub fn run(args: &Args) -> Result<(), String> {
         seed: args.seed,
         remove_mean: !args.no_mean_removal,
         rotate: !args.no_rotation,
-    })
-    .map_err(|error| error.to_string())?;
+    })?;
+    warn_about_small_sizes(args);
 
+    let mut out = io::stdout().lock();
     if !args.json {
-        print_header();
+        write_header(&mut out)?;
     }
     for preset in presets {
-        let report = operands
-            .measure(preset)
-            .map_err(|error| error.to_string())?;
+        let report = operands.measure(preset)?;
         if args.json {
-            let line = serde_json::to_string(&report).map_err(|error| error.to_string())?;
-            println!("{line}");
+            let line = serde_json::to_string(&report)
+                .map_err(|error| Failure::Message(error.to_string()))?;
+            writeln!(out, "{line}")?;
         } else {
-            print_row(&report);
+            write_row(&mut out, &report)?;
         }
     }
     Ok(())
 }
 
-fn print_header() {
-    println!(
+fn warn_about_small_sizes(args: &Args) {
+    if args.n < SHORT_VECTOR {
+        eprintln!(
+            "warning: with n = {} the per-vector norm and mean add {:.2} bits per entry, \
+             so the stored rate is far above the preset's",
+            args.n,
+            48.0 / args.n as f64
+        );
+    }
+    if args.a * args.b < FEW_PRODUCTS {
+        eprintln!(
+            "warning: {} products give a noisy estimate of the distortion; \
+             use a x b >= {FEW_PRODUCTS}",
+            args.a * args.b
+        );
+    }
+}
+
+fn write_header(out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
         "{:<9} {:<7} {:>7} {:>7} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7}",
         "preset",
         "lattice",
@@ -97,11 +127,12 @@ fn print_header() {
         "D weight",
         "2^-2R",
         "gap dB"
-    );
+    )
 }
 
-fn print_row(report: &GaussianReport) {
-    println!(
+fn write_row(out: &mut impl Write, report: &GaussianReport) -> io::Result<()> {
+    writeln!(
+        out,
         "{:<9} {:<7} {:>7.4} {:>7.4} {:>10.6} {:>10.6} {:>7.2} {:>10.6} {:>10.6} {:>7.2}",
         report.preset,
         report.lattice,
@@ -113,5 +144,5 @@ fn print_row(report: &GaussianReport) {
         report.distortion_weight_only,
         gaussian_distortion(report.bits_stored),
         report.gap_weight_only_db
-    );
+    )
 }

@@ -3,9 +3,11 @@
 mod gaussian;
 mod tune;
 
+use std::io;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use nestlat::quant::Preset;
 
 /// Nested-lattice quantization of matrices, measured against the limit
 /// Gamma(R) of quantized matrix multiplication.
@@ -25,6 +27,26 @@ enum Command {
     Tune(tune::Args),
 }
 
+/// The reason a command stopped early.
+enum Failure {
+    /// Invalid options or a library error, as a message for the user.
+    Message(String),
+    /// Writing to standard output failed.
+    Output(io::Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Self {
+        Self::Output(error)
+    }
+}
+
+impl From<nestlat::Error> for Failure {
+    fn from(error: nestlat::Error) -> Self {
+        Self::Message(error.to_string())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -33,7 +55,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        // A reader such as `head` closed the pipe: the output it wanted is out.
+        Err(Failure::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Output(error)) => {
+            eprintln!("error: writing to standard output failed: {error}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Message(message)) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
@@ -42,9 +72,7 @@ fn main() -> ExitCode {
 
 /// Returns the presets named by `name`: one preset, or every preset for
 /// `"all"`.
-fn select_presets(name: &str) -> Result<Vec<&'static nestlat::quant::Preset>, String> {
-    use nestlat::quant::Preset;
-
+fn select_presets(name: &str) -> Result<Vec<&'static Preset>, Failure> {
     if name == "all" {
         return Ok(Preset::all().iter().collect());
     }
@@ -52,9 +80,9 @@ fn select_presets(name: &str) -> Result<Vec<&'static nestlat::quant::Preset>, St
         .map(|preset| vec![preset])
         .ok_or_else(|| {
             let names: Vec<&str> = Preset::all().iter().map(|preset| preset.name()).collect();
-            format!(
+            Failure::Message(format!(
                 "preset {name:?} is unknown; use \"all\" or one of: {}",
                 names.join(", ")
-            )
+            ))
         })
 }
