@@ -207,6 +207,13 @@ pub enum Error {
         /// Values available.
         actual: usize,
     },
+    /// A `.nlat` container is malformed.
+    InvalidContainer {
+        /// Offset in the file where the problem was found.
+        offset: usize,
+        /// What is wrong.
+        problem: crate::container::ContainerProblem,
+    },
     /// A rate or a distortion passed to the bound helpers is negative, NaN or
     /// infinite.
     InvalidMeasurement {
@@ -361,6 +368,11 @@ impl fmt::Display for Error {
             Error::ScratchTooSmall { needed, actual } => write!(
                 f,
                 "scratch buffer holds {actual} values, {needed} are needed"
+            ),
+            Error::InvalidContainer { offset, problem } => write!(
+                f,
+                "invalid .nlat container at byte {offset}: {problem}; the file \
+                 is damaged or was not written by nestlat"
             ),
             Error::InvalidMeasurement { value } => write!(
                 f,

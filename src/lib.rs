@@ -5,6 +5,7 @@
 //!
 //! - [`quant`]: the matrix quantizer (mean removal, norms, a randomized
 //!   Hadamard rotation, named presets) and its byte layout;
+//! - [`container`]: the `.nlat` file of named tensors, read in place;
 //! - [`product`]: dot products, `W x` and `A^T B` computed from coded
 //!   matrices;
 //! - [`lattice`]: the lattices Z^n, D_n and E8 with nearest-point search;
@@ -80,6 +81,7 @@ extern crate std;
 
 pub mod bound;
 pub mod code;
+pub mod container;
 mod error;
 pub mod lattice;
 pub mod pack;

@@ -76,3 +76,38 @@ fn tune_reports_stored_and_tuned() {
     assert!(stdout.contains("stored:"), "stdout: {stdout}");
     assert!(stdout.contains("tuned:"), "stdout: {stdout}");
 }
+
+#[test]
+fn plot_writes_svg_with_gamma() {
+    let path = std::env::temp_dir().join(format!("nestlat-plot-{}.svg", std::process::id()));
+    let output = nestlat(&[
+        "plot",
+        "-o",
+        path.to_str().unwrap(),
+        "--n",
+        "256",
+        "--a",
+        "4",
+        "--b",
+        "4",
+    ]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "not an SVG: {}",
+        &svg[..svg.len().min(200)]
+    );
+    assert!(svg.contains("Gamma"), "no Gamma(R) legend entry");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains(path.to_str().unwrap()),
+        "stdout names the file: {stdout}"
+    );
+}

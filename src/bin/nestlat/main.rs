@@ -1,7 +1,14 @@
 //! The `nestlat` command-line tool (feature `cli`).
 
+mod demo;
+mod eval;
+mod evaluate;
 mod gaussian;
+mod inspect;
+mod plot;
+mod quantize;
 mod tune;
+mod weights;
 
 use std::io;
 use std::process::ExitCode;
@@ -20,9 +27,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Quantize the bundled MiniLM matrices at 4, 3 and 2 bits and print
+    /// their errors next to the bound and round-to-nearest baselines.
+    Demo(demo::Args),
+    /// Compare every quantized tensor of a container with the original
+    /// weights: weight and output SQNR, bound and baseline.
+    Eval(eval::Args),
     /// Quantize iid N(0, 1) matrices A and B and compare the error of A^T B
     /// with Gamma(R).
     Gaussian(gaussian::Args),
+    /// Write an SVG of distortion against rate for the presets on iid
+    /// N(0, 1) matrices, with the curves Gamma(R) and 2^(-2R).
+    Plot(plot::Args),
+    /// List the tensors of a .nlat container and their settings.
+    Inspect(inspect::Args),
+    /// Quantize the 2-D weights of a safetensors file into a .nlat container.
+    Quantize(quantize::Args),
     /// Tune the scale sets and gains of presets on iid N(0, 1) groups.
     Tune(tune::Args),
 }
@@ -50,7 +70,12 @@ impl From<nestlat::Error> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Gaussian(args) => gaussian::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Quantize(args) => quantize::run(&args),
+        Command::Plot(args) => plot::run(&args),
         Command::Tune(args) => tune::run(&args),
     };
     match result {
