@@ -24,6 +24,7 @@
 //! | `std` | off | implements `std::error::Error`; enables `alloc`; used for host testing |
 //! | `alloc` | off | owned buffers: `quant::QuantizedMatrix`, `quant::tune`, `quant::gaussian`, `pack::BlockFormat::pack_all` |
 //! | `defmt` | off | `defmt::Format` for the error type and the plain data types (indices, codes, presets, settings), for logging on firmware |
+//! | `capi` | off | the C interface (module `capi`): `extern "C"` functions over quantized matrix buffers, declared in `include/nestlat.h` |
 //! | `cli` | off | the `nestlat` binary (`clap`, `serde_json`); enables `std` |
 //!
 //! No feature is on by default, so a firmware build gets the allocation-free
@@ -80,6 +81,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod bound;
+#[cfg(feature = "capi")]
+pub mod capi;
 pub mod code;
 pub mod container;
 mod error;

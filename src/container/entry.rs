@@ -37,6 +37,7 @@ impl TensorKind {
     }
 
     /// Returns the code stored in the directory.
+    #[cfg(feature = "alloc")]
     pub(crate) fn code(self) -> u8 {
         match self {
             Self::Quantized => 0,
