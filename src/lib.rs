@@ -23,7 +23,7 @@
 //! |---|---|---|
 //! | `std` | off | implements `std::error::Error`; enables `alloc`; used for host testing |
 //! | `alloc` | off | owned buffers: `quant::QuantizedMatrix`, `quant::tune`, `quant::gaussian`, `pack::BlockFormat::pack_all` |
-//! | `defmt` | off | `defmt::Format` for the error type and the plain data types (indices, codes, presets, settings), for logging on firmware |
+//! | `defmt` | off | `defmt::Format` for the error type and the `no_std` types (codes, indices, presets, settings, views, containers), for logging on firmware; the host-only types of `alloc` and `std` have none |
 //! | `capi` | off | the C interface (module `capi`): `extern "C"` functions over quantized matrix buffers, declared in `include/nestlat.h` |
 //! | `cli` | off | the `nestlat` binary (`clap`, `serde_json`); enables `std` |
 //!

@@ -77,3 +77,11 @@ fn leader_of(byte: u8, tie: Tie) -> [i8; 8] {
     let digits: [u8; 8] = core::array::from_fn(|i| (byte >> i) & 1);
     coset_leader::<E8, 8>(&digits, 2, tie).map(|value| value as i8)
 }
+
+/// Formats the table's name only; its 4 KiB of leaders are left out.
+#[cfg(feature = "defmt")]
+impl defmt::Format for E8CosetTable {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "E8CosetTable");
+    }
+}

@@ -187,3 +187,18 @@ impl<L: Lattice<N>, const N: usize> MultiScaleCode<L, N> {
 fn squared_error<const N: usize>(x: &[f32; N], y: &[f32; N]) -> f32 {
     x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum()
 }
+
+/// Formats the nesting ratio, the scales and the selection rule.
+#[cfg(feature = "defmt")]
+impl<L: Lattice<N>, const N: usize> defmt::Format for MultiScaleCode<L, N> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "MultiScaleCode {{ lattice: {=str}, q: {=u32}, scales: {}, selection: {} }}",
+            L::NAME,
+            self.code.q(),
+            self.scales.as_slice(),
+            self.selection
+        );
+    }
+}

@@ -436,3 +436,38 @@ fn read_u64(bytes: &[u8], offset: usize) -> u64 {
     value.copy_from_slice(&bytes[offset..offset + 8]);
     u64::from_le_bytes(value)
 }
+
+/// Formats the name, kind and shape; the payload is left out.
+#[cfg(feature = "defmt")]
+impl defmt::Format for TensorEntry<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "TensorEntry {{ name: {=str}, kind: {}, shape: {} }}",
+            self.name,
+            self.kind,
+            self.shape()
+        );
+    }
+}
+
+/// Formats the tensor count and the file length.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Container<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Container {{ tensors: {=usize}, bytes: {=usize} }}",
+            self.count,
+            self.bytes.len()
+        );
+    }
+}
+
+/// Formats the number of tensors left.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Tensors<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Tensors {{ remaining: {=usize} }}", self.remaining);
+    }
+}

@@ -21,6 +21,20 @@ pub struct VectorSet<'a> {
     orientation: Orientation,
 }
 
+/// Formats the shape and orientation; the values are left out.
+#[cfg(feature = "defmt")]
+impl defmt::Format for VectorSet<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "VectorSet {{ rows: {=usize}, cols: {=usize}, orientation: {} }}",
+            self.rows,
+            self.cols,
+            self.orientation
+        );
+    }
+}
+
 impl<'a> VectorSet<'a> {
     /// Views `data` as a `rows x cols` row-major matrix whose vectors are its
     /// rows.

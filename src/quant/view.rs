@@ -263,3 +263,18 @@ impl<'a> QuantizedMatrixRef<'a> {
         f32::from_le_bytes(bytes)
     }
 }
+
+/// Formats the preset and the shape; the code bytes are left out.
+#[cfg(feature = "defmt")]
+impl defmt::Format for QuantizedMatrixRef<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "QuantizedMatrixRef {{ preset: {=str}, vector_len: {=usize}, vector_count: {=usize}, bytes: {=usize} }}",
+            self.preset().name(),
+            self.vector_len(),
+            self.vector_count(),
+            self.bytes.len()
+        );
+    }
+}
