@@ -132,9 +132,9 @@ pub enum Error {
         /// Column of the entry.
         column: usize,
     },
-    /// A vector is too large for `f32` arithmetic: its RMS after mean
-    /// removal, or that RMS times the preset gain, exceeds the `f32` range, or
-    /// centering or rotating an `f32` operand overflows.
+    /// A vector is too large: its RMS after mean removal or its mean exceeds
+    /// `quant::MAX_STORED_MAGNITUDE` (about 1.27e30), or centering or
+    /// rotating an `f32` operand overflows.
     NormOverflow {
         /// Index of the vector in the matrix.
         vector: usize,
@@ -171,15 +171,16 @@ pub enum Error {
         /// The value found.
         value: u8,
     },
-    /// A stored vector norm is NaN, infinite (also once multiplied by the
-    /// preset gain) or has its sign bit set.
+    /// A stored vector norm is NaN, above `quant::MAX_STORED_MAGNITUDE` or
+    /// has its sign bit set.
     InvalidStoredNorm {
         /// Index of the vector.
         vector: usize,
         /// The value found.
         value: f32,
     },
-    /// A stored vector mean is NaN or infinite.
+    /// A stored vector mean is NaN or above `quant::MAX_STORED_MAGNITUDE` in
+    /// magnitude.
     InvalidStoredMean {
         /// Index of the vector.
         vector: usize,
@@ -309,8 +310,8 @@ impl fmt::Display for Error {
             ),
             Error::NormOverflow { vector } => write!(
                 f,
-                "vector {vector} overflows f32 arithmetic: its norm or sum \
-                 exceeds about 3.4e38; scale the data down"
+                "vector {vector} is too large: its RMS or mean exceeds 1.27e30, \
+                 or its values overflow f32 arithmetic; scale the data down"
             ),
             Error::ShapeTooLarge {
                 vector_len,
@@ -343,13 +344,13 @@ impl fmt::Display for Error {
             ),
             Error::InvalidStoredNorm { vector, value } => write!(
                 f,
-                "stored norm of vector {vector} is {value}, not finite and \
-                 non-negative; the buffer is corrupt"
+                "stored norm of vector {vector} is {value}, not between +0 and \
+                 1.27e30; the buffer is corrupt"
             ),
             Error::InvalidStoredMean { vector, value } => write!(
                 f,
-                "stored mean of vector {vector} is {value}, not finite; the \
-                 buffer is corrupt"
+                "stored mean of vector {vector} is {value}, not within \
+                 +-1.27e30; the buffer is corrupt"
             ),
             Error::InvalidVectorIndex { index, count } => write!(
                 f,

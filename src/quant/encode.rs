@@ -17,7 +17,7 @@
 use half::bf16;
 
 use super::config::QuantizerConfig;
-use super::layout::{HEADER_LEN, Layout};
+use super::layout::{HEADER_LEN, Layout, within_stored_range};
 use super::rotation::GROUP_LEN;
 use super::vectors::VectorSet;
 use crate::Error;
@@ -53,8 +53,8 @@ pub fn quantize_scratch_len(vector_len: usize) -> usize {
 /// - [`Error::ScratchTooSmall`] when `scratch` is shorter than
 ///   [`quantize_scratch_len`].
 /// - [`Error::NonFiniteEntry`] naming the row and column of a NaN or
-///   infinity, and [`Error::NormOverflow`] for a vector whose RMS, or RMS
-///   times the preset gain, exceeds the `f32` range.
+///   infinity, and [`Error::NormOverflow`] for a vector whose RMS or mean
+///   exceeds [`crate::quant::MAX_STORED_MAGNITUDE`].
 ///
 /// On error the contents of `out` are unspecified.
 pub fn quantize_into(
@@ -116,8 +116,8 @@ fn normalize(x: &mut [f32], layout: &Layout, index: usize) -> Result<(f32, bf16)
     let coded_len = layout.rotation.coded_len().max(1) as f64;
     // The sum of no terms is -0.0, whose sign bit a view would reject.
     let norm = bf16::from_f64(libm::sqrt(energy / coded_len).abs());
-    // The decoder multiplies by the norm times the gain, which must be finite.
-    if !(norm.to_f32() * layout.preset.gain()).is_finite() {
+    // Bounded norms and means keep every decoded value finite.
+    if !(within_stored_range(norm.to_f32()) && within_stored_range(mean)) {
         return Err(Error::NormOverflow { vector: index });
     }
 

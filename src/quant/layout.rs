@@ -17,6 +17,18 @@ pub const FORMAT_VERSION: u16 = 1;
 /// Bytes before the norms.
 pub const HEADER_LEN: usize = 40;
 
+/// Largest stored norm or mean magnitude, 2^100 (about 1.27e30). Every
+/// decoded value is then far below the `f32` range: a codeword coordinate
+/// times the gain stays under 2^7 for every preset. Larger data must be
+/// scaled down before quantizing.
+pub const MAX_STORED_MAGNITUDE: f32 = 1_267_650_600_228_229_401_496_703_205_376.0;
+
+/// Tells whether `value` is a number of magnitude at most
+/// [`MAX_STORED_MAGNITUDE`]; false for NaN.
+pub(crate) fn within_stored_range(value: f32) -> bool {
+    value.abs() <= MAX_STORED_MAGNITUDE
+}
+
 const FLAG_MEAN_REMOVED: u8 = 1;
 const FLAG_ROTATED: u8 = 2;
 const FLAG_DITHERED: u8 = 4;

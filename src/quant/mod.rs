@@ -77,7 +77,7 @@ mod view;
 
 pub use config::{DEFAULT_ROTATION_SEED, QuantizerConfig};
 pub use encode::{quantize_into, quantize_scratch_len, quantized_len};
-pub use layout::{FORMAT_VERSION, HEADER_LEN, MAGIC};
+pub use layout::{FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_STORED_MAGNITUDE};
 #[cfg(feature = "alloc")]
 pub use owned::QuantizedMatrix;
 pub use preset::{Family, LatticeKind, Preset};

@@ -4,7 +4,7 @@ use half::bf16;
 
 use super::config::QuantizerConfig;
 use super::encode::dither_index;
-use super::layout::Layout;
+use super::layout::{Layout, within_stored_range};
 use super::preset::Preset;
 use super::rotation::{GROUP_LEN, Rotation};
 use crate::Error;
@@ -31,23 +31,23 @@ impl<'a> QuantizedMatrixRef<'a> {
     /// The header errors of the format (see [`crate::quant`]),
     /// [`Error::BufferTooSmall`] or [`Error::LengthMismatch`] when the length
     /// does not match the header, [`Error::InvalidStoredNorm`] for a norm
-    /// that is NaN, infinite, infinite once multiplied by the preset gain,
-    /// or has its sign bit set (the encoder writes `+0.0` for zero vectors), and [`Error::InvalidStoredMean`] for
-    /// a mean that is NaN or infinite.
+    /// that is NaN, above [`crate::quant::MAX_STORED_MAGNITUDE`] or has its sign bit set
+    /// (the encoder writes `+0.0` for zero vectors), and
+    /// [`Error::InvalidStoredMean`] for a mean that is NaN or above
+    /// [`crate::quant::MAX_STORED_MAGNITUDE`] in magnitude.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         let layout = Layout::parse(bytes)?;
         let view = Self { bytes, layout };
         for vector in 0..view.vector_count() {
             let norm = view.raw_norm(vector);
-            let scale = norm.to_f32() * view.layout.preset.gain();
-            if norm.is_sign_negative() || !scale.is_finite() {
+            if norm.is_sign_negative() || !within_stored_range(norm.to_f32()) {
                 return Err(Error::InvalidStoredNorm {
                     vector,
                     value: norm.to_f32(),
                 });
             }
             let mean = view.mean(vector);
-            if !mean.is_finite() {
+            if !within_stored_range(mean) {
                 return Err(Error::InvalidStoredMean {
                     vector,
                     value: mean,

@@ -256,6 +256,16 @@ fn distance_exact(exact: &[f64], other: &[f64]) -> f64 {
     exact.iter().zip(other).map(|(x, y)| (x - y).powi(2)).sum()
 }
 
+/// Returns `name` with control characters escaped, so that a name cannot
+/// break the layout of a table.
+pub fn printable(name: &str) -> String {
+    if name.chars().any(char::is_control) {
+        name.escape_debug().to_string()
+    } else {
+        name.to_string()
+    }
+}
+
 /// Returns `10 log10(signal / noise)`; infinite for a noise of zero.
 pub fn sqnr_db(signal: f64, noise: f64) -> f64 {
     10.0 * (signal / noise).log10()
@@ -276,28 +286,46 @@ pub fn write_reports(
         return Ok(());
     }
 
-    let width = reports
+    let names: Vec<String> = reports
         .iter()
-        .map(|report| report.tensor.len())
+        .map(|report| printable(&report.tensor))
+        .collect();
+    let width = names
+        .iter()
+        .map(|name| name.chars().count())
         .max()
         .unwrap_or(0)
         .max("tensor".len());
     writeln!(
         out,
-        "{:<width$} {:<8} {:>6} {:>8} {:>8} {:>8}   {:<13} {:>8} {:>8}",
-        "tensor", "preset", "bits", "W SQNR", "Y SQNR", "bound", "RTN (b, g)", "RTN W", "RTN Y"
+        "{:<width$} {:<8} {:>6} {:<5} {:>8} {:>8} {:>8}   {:<13} {:>8} {:>8}",
+        "tensor",
+        "preset",
+        "bits",
+        "X",
+        "W SQNR",
+        "Y SQNR",
+        "bound",
+        "RTN (b, g)",
+        "RTN W",
+        "RTN Y"
     )?;
-    for report in reports {
+    for (report, name) in reports.iter().zip(&names) {
         let rtn = format!(
             "{}b g{} {:.2}",
             report.rtn_bits, report.rtn_group, report.rtn_bits_stored
         );
         writeln!(
             out,
-            "{:<width$} {:<8} {:>6.3} {:>8.2} {:>8.2} {:>8.2}   {:<13} {:>8.2} {:>8.2}",
-            report.tensor,
+            "{:<width$} {:<8} {:>6.3} {:<5} {:>8.2} {:>8.2} {:>8.2}   {:<13} {:>8.2} {:>8.2}",
+            name,
             report.preset,
             report.bits_stored,
+            if report.inputs == "real" {
+                "real"
+            } else {
+                "gauss"
+            },
             report.weight_sqnr_db,
             report.output_sqnr_db,
             report.bound_sqnr_db,
@@ -308,9 +336,10 @@ pub fn write_reports(
     }
     writeln!(
         out,
-        "SQNR in dB. bound: Gaussian source at the stored rate (6.02 dB per bit). \
-         RTN: asymmetric round-to-nearest with b bits and f16 scale and minimum \
-         per group of g weights, the best that fits the same stored rate."
+        "SQNR in dB (inf: exact, NaN: all-zero tensor). X: real or Gaussian input \
+         rows. bound: Gaussian source at the stored rate (6.02 dB per bit). RTN: \
+         asymmetric round-to-nearest with b bits and f16 scale and minimum per group \
+         of g weights, the best that fits the same stored rate."
     )?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use nestlat::container::{Container, TensorKind};
 use nestlat::quant::Orientation;
 
 use super::Failure;
+use super::evaluate::printable;
 use super::weights::read_file;
 
 /// Options of `nestlat inspect`.
@@ -32,7 +33,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     )?;
     let width = container
         .tensors()
-        .map(|tensor| tensor.name().len())
+        .map(|tensor| printable(tensor.name()).chars().count())
         .max()
         .unwrap_or(0)
         .max("name".len());
@@ -64,7 +65,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         writeln!(
             out,
             "{:<width$} {:<6} {:<16} {:<9} {:<8} {:>12} {:>8.4}  {settings}",
-            tensor.name(),
+            printable(tensor.name()),
             kind_name(tensor.kind()),
             shape.join("x"),
             preset,

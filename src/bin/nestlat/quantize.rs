@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use nestlat::container::{ContainerWriter, TensorKind};
+use nestlat::container::{ContainerWriter, MAX_NAME_LEN, MAX_TENSORS, TensorKind};
 use nestlat::quant::{Orientation, Preset, QuantizedMatrix, QuantizerConfig, VectorSet};
 use rayon::prelude::*;
 use regex::Regex;
@@ -25,11 +25,12 @@ pub struct Args {
     #[arg(long, default_value = "e8-4")]
     preset: String,
     /// Quantize only the 2-D tensors whose name matches this regular
-    /// expression (all 2-D tensors without it).
+    /// expression (all 2-D float tensors without it).
     #[arg(long)]
     tensors: Option<String>,
-    /// Leave out the tensors that are not quantized instead of storing them
-    /// as they are.
+    /// Leave out the float tensors that are not quantized instead of storing
+    /// them as they are. Tensors of other types (integers, f64, f8) are
+    /// always left out and listed.
     #[arg(long)]
     skip_others: bool,
     /// Keep row means in the coded vectors instead of storing them.
@@ -60,6 +61,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         })?;
     let config = QuantizerConfig::new(preset).with_mean_removal(!args.no_mean_removal);
 
+    refuse_overwriting_model(args)?;
+
     let bytes = read_file(&args.model)?;
     let model = parse_safetensors(&bytes, &args.model)?;
     let mut tensors = model.tensors();
@@ -76,6 +79,15 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             )
         })
         .collect();
+    check_container_limits(&tensors, &plans)?;
+    report_skipped(&tensors, &plans, args.skip_others);
+    if args.tensors.is_some()
+        && !plans
+            .iter()
+            .any(|plan| matches!(plan, Plan::Quantize { .. }))
+    {
+        eprintln!("warning: --tensors matches no 2-D float tensor; nothing is quantized");
+    }
 
     let to_quantize: Vec<(usize, usize, usize)> = plans
         .iter()
@@ -133,6 +145,70 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     })?;
     summary.print(preset, file.len(), start.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Rejects an output path that names the model file itself.
+fn refuse_overwriting_model(args: &Args) -> Result<(), Failure> {
+    let same = match (args.model.canonicalize(), args.output.canonicalize()) {
+        (Ok(model), Ok(output)) => model == output,
+        _ => false,
+    };
+    if same {
+        return Err(Failure::Message(format!(
+            "-o {} is the model file itself; choose another output path",
+            args.output.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the names and the tensor count against the container's limits
+/// before any work is done.
+fn check_container_limits(
+    tensors: &[(String, safetensors::tensor::TensorView<'_>)],
+    plans: &[Plan],
+) -> Result<(), Failure> {
+    let kept: Vec<&str> = tensors
+        .iter()
+        .zip(plans)
+        .filter(|(_, plan)| !matches!(plan, Plan::Skip))
+        .map(|((name, _), _)| name.as_str())
+        .collect();
+    if let Some(name) = kept.iter().find(|name| name.len() > MAX_NAME_LEN) {
+        return Err(Failure::Message(format!(
+            "tensor name {:?}... is {} bytes, above the container limit of {MAX_NAME_LEN}; \
+             leave it out with --tensors and --skip-others",
+            name.chars().take(40).collect::<String>(),
+            name.len()
+        )));
+    }
+    if kept.len() > MAX_TENSORS {
+        return Err(Failure::Message(format!(
+            "{} tensors exceed the container limit of {MAX_TENSORS}; select fewer with \
+             --tensors and --skip-others",
+            kept.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Lists on standard error the tensors whose type cannot be stored.
+fn report_skipped(
+    tensors: &[(String, safetensors::tensor::TensorView<'_>)],
+    plans: &[Plan],
+    skip_others: bool,
+) {
+    for ((name, view), plan) in tensors.iter().zip(plans) {
+        let storable = matches!(view.dtype(), Dtype::F32 | Dtype::F16 | Dtype::BF16);
+        if matches!(plan, Plan::Skip) && !(skip_others && storable) {
+            eprintln!(
+                "skipped {:?}: type {:?} with shape {:?} cannot be stored in a .nlat file",
+                name,
+                view.dtype(),
+                view.shape()
+            );
+        }
+    }
 }
 
 /// Decides what to do with a tensor.
