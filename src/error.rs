@@ -163,7 +163,7 @@ pub enum Error {
         /// The id found.
         id: u16,
     },
-    /// A header byte of a quantized matrix holds a value the format does not
+    /// A header byte of a quantized matrix contains a value the format does not
     /// allow, such as an unknown flag or a non-zero reserved byte.
     InvalidHeader {
         /// Offset of the byte in the buffer.
@@ -200,7 +200,7 @@ pub enum Error {
     /// One operand of a product of two coded matrices had its means removed
     /// and the other did not, so the mean terms cannot be folded back.
     MeanRemovalMismatch,
-    /// A caller-provided scratch buffer holds fewer `f32` values than the
+    /// A caller-provided scratch buffer has fewer `f32` values than the
     /// call needs.
     ScratchTooSmall {
         /// Values required.
@@ -212,7 +212,7 @@ pub enum Error {
     InvalidContainer {
         /// Offset in the file where the problem was found.
         offset: usize,
-        /// What is wrong.
+        /// The problem found.
         problem: crate::container::ContainerProblem,
     },
     /// A rate or a distortion passed to the bound helpers is negative, NaN or

@@ -102,7 +102,8 @@ fn huge_input_codes_to_largest_direction() {
     let code = E8BallCode::new(1.0).unwrap();
     let x = [f32::MAX, -f32::MAX, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
     let decoded = code.decode(code.encode(&x).unwrap());
-    assert!(decoded[0] > 0.0 && decoded[1] < 0.0, "{decoded:?}");
+    assert!(decoded[0] > 0.0, "{decoded:?}");
+    assert!(decoded[1] < 0.0, "{decoded:?}");
 }
 
 proptest! {

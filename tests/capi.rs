@@ -250,14 +250,14 @@ fn vectors_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn run_checked(command: &mut Command, what: &str) -> String {
+fn run_checked(command: &mut Command, description: &str) -> String {
     let output = command
         .output()
-        .unwrap_or_else(|error| panic!("{what} could not start: {error}"));
+        .unwrap_or_else(|error| panic!("{description} could not start: {error}"));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "{what} failed: {stdout}{}",
+        "{description} failed: {stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
     stdout

@@ -54,7 +54,7 @@
 //! After the directory come the payloads in directory order, each at the
 //! first offset after the previous one (or after the directory) that is a
 //! multiple of [`PAYLOAD_ALIGN`], with zero padding in between. A quantized payload is the byte layout of
-//! [`crate::quant`]; a raw payload holds the values in row-major order.
+//! [`crate::quant`]; a raw payload contains the values in row-major order.
 //! The file ends right after the last payload.
 //!
 //! # Checks

@@ -7,7 +7,7 @@ use crate::Error;
 /// operands of a product must use the same one.
 pub const DEFAULT_ROTATION_SEED: u64 = 0x6E65_7374_6C61_7401;
 
-/// How a matrix is quantized. Both operands of a product must agree on the
+/// The settings of one quantization. Both operands of a product must agree on the
 /// rotation seed, and on mean removal when both are coded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

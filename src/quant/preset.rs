@@ -19,9 +19,9 @@
 //!
 //! The low-rate presets implement the regime below `R* = 0.906` bit of
 //! Ordentlich and Polyanskiy ("Optimal quantization for matrix
-//! multiplication", ISIT 2025): after the rotation only the first
-//! `ceil(R * groups)` groups are coded, at one bit per coordinate, and the
-//! decoder uses zero for the others without rescaling.
+//! multiplication", ISIT 2025). After the rotation only the first
+//! `ceil(R * groups)` groups are coded, at one bit per coordinate. The
+//! decoder uses zero for the others and does not rescale.
 
 /// The lattice of a Voronoi preset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

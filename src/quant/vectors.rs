@@ -2,7 +2,7 @@
 
 use crate::Error;
 
-/// Which lines of a row-major matrix are the vectors.
+/// The lines of a row-major matrix that form the vectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Orientation {

@@ -28,13 +28,14 @@ impl<'a> QuantizedMatrixRef<'a> {
     ///
     /// # Errors
     ///
-    /// The header errors of the format (see [`crate::quant`]),
-    /// [`Error::BufferTooSmall`] or [`Error::LengthMismatch`] when the length
-    /// does not match the header, [`Error::InvalidStoredNorm`] for a norm
-    /// that is NaN, above [`crate::quant::MAX_STORED_MAGNITUDE`] or has its sign bit set
-    /// (the encoder writes `+0.0` for zero vectors), and
-    /// [`Error::InvalidStoredMean`] for a mean that is NaN or above
-    /// [`crate::quant::MAX_STORED_MAGNITUDE`] in magnitude.
+    /// - The header errors of the format (see [`crate::quant`]).
+    /// - [`Error::BufferTooSmall`] or [`Error::LengthMismatch`] when the
+    ///   length does not match the header.
+    /// - [`Error::InvalidStoredNorm`] for a norm that is NaN, above
+    ///   [`crate::quant::MAX_STORED_MAGNITUDE`] or has its sign bit set (the
+    ///   encoder writes `+0.0` for zero vectors).
+    /// - [`Error::InvalidStoredMean`] for a mean that is NaN or above
+    ///   [`crate::quant::MAX_STORED_MAGNITUDE`] in magnitude.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         let layout = Layout::parse(bytes)?;
         let view = Self { bytes, layout };

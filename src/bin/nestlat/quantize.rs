@@ -61,7 +61,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         })?;
     let config = QuantizerConfig::new(preset).with_mean_removal(!args.no_mean_removal);
 
-    refuse_overwriting_model(args)?;
+    reject_model_as_output(args)?;
 
     let bytes = read_file(&args.model)?;
     let model = parse_safetensors(&bytes, &args.model)?;
@@ -148,7 +148,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 }
 
 /// Rejects an output path that names the model file itself.
-fn refuse_overwriting_model(args: &Args) -> Result<(), Failure> {
+fn reject_model_as_output(args: &Args) -> Result<(), Failure> {
     let same = match (args.model.canonicalize(), args.output.canonicalize()) {
         (Ok(model), Ok(output)) => model == output,
         _ => false,
@@ -168,13 +168,13 @@ fn check_container_limits(
     tensors: &[(String, safetensors::tensor::TensorView<'_>)],
     plans: &[Plan],
 ) -> Result<(), Failure> {
-    let kept: Vec<&str> = tensors
+    let stored_names: Vec<&str> = tensors
         .iter()
         .zip(plans)
         .filter(|(_, plan)| !matches!(plan, Plan::Skip))
         .map(|((name, _), _)| name.as_str())
         .collect();
-    if let Some(name) = kept.iter().find(|name| name.len() > MAX_NAME_LEN) {
+    if let Some(name) = stored_names.iter().find(|name| name.len() > MAX_NAME_LEN) {
         return Err(Failure::Message(format!(
             "tensor name {:?}... is {} bytes, above the container limit of {MAX_NAME_LEN}; \
              leave it out with --tensors and --skip-others",
@@ -182,11 +182,11 @@ fn check_container_limits(
             name.len()
         )));
     }
-    if kept.len() > MAX_TENSORS {
+    if stored_names.len() > MAX_TENSORS {
         return Err(Failure::Message(format!(
             "{} tensors exceed the container limit of {MAX_TENSORS}; select fewer with \
              --tensors and --skip-others",
-            kept.len()
+            stored_names.len()
         )));
     }
     Ok(())
