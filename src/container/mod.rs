@@ -59,12 +59,18 @@
 //!
 //! # Checks
 //!
-//! [`Container::parse`] rejects, with [`Error::InvalidContainer`] naming the
-//! offset and a [`ContainerProblem`]: a short file, a wrong magic number or
-//! version, non-zero reserved bytes, sizes that overflow or do not add up,
-//! payloads out of order, out of bounds or misaligned, names that are not
-//! UTF-8 or repeat, unknown kinds, ranks or presets, and quantization
-//! parameters that differ from the preset or from the payload's own header.
+//! [`Container::parse`] returns [`Error::InvalidContainer`], with the offset
+//! and a [`ContainerProblem`], for:
+//!
+//! - a short file, a wrong magic number or version, or non-zero reserved
+//!   bytes;
+//! - sizes that overflow or do not add up;
+//! - payloads out of order, out of bounds or misaligned;
+//! - names that are not UTF-8 or repeat;
+//! - unknown kinds, ranks or presets;
+//! - quantization parameters that differ from the preset or from the
+//!   payload's own header.
+//!
 //! It never panics and never reads out of bounds.
 
 mod entry;

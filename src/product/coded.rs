@@ -1,6 +1,9 @@
 //! Products of two coded operands.
 
-use super::{accumulate_group, check_coded_pair, check_output, group_dot, take_scratch};
+use super::{
+    check_coded_pair, check_matrix_output, check_output, group_dot, sum_group_products,
+    take_scratch,
+};
 use crate::Error;
 use crate::quant::QuantizedMatrixRef;
 
@@ -53,10 +56,7 @@ pub fn matvec_coded(
 
     for (i, out) in y.iter_mut().enumerate() {
         let mut sum = [0.0f32];
-        for group in 0..w.stored_groups() {
-            let left = w.decode_group(i, group)?;
-            accumulate_group(&left, group, decoded, coded_len, &mut sum);
-        }
+        sum_group_products(w, i, decoded, coded_len, &mut sum)?;
         *out = finish_coded(w, i, x_matrix, j, sum[0])?;
     }
     Ok(())
@@ -79,14 +79,7 @@ pub fn matmul_tn(
 ) -> Result<(), Error> {
     check_coded_pair(a, b)?;
     let b_count = b.vector_count();
-    let expected = a
-        .vector_count()
-        .checked_mul(b_count)
-        .ok_or(Error::ShapeTooLarge {
-            vector_len: a.vector_count(),
-            vector_count: b_count,
-        })?;
-    check_output(c, expected)?;
+    check_matrix_output(a.vector_count(), b_count, c)?;
     let coded_len = a.coded_len();
     let right = take_scratch(scratch, coded_len.saturating_mul(b_count))?;
     for (j, vector) in right
@@ -102,11 +95,7 @@ pub fn matmul_tn(
         .enumerate()
         .take(a.vector_count())
     {
-        row.fill(0.0);
-        for group in 0..a.stored_groups() {
-            let left = a.decode_group(i, group)?;
-            accumulate_group(&left, group, right, coded_len, row);
-        }
+        sum_group_products(a, i, right, coded_len, row)?;
         for (j, value) in row.iter_mut().enumerate() {
             *value = finish_coded(a, i, b, j, *value)?;
         }

@@ -1,6 +1,6 @@
 //! Products of a coded operand with an `f32` operand.
 
-use super::{accumulate_group, check_output, check_rotation, take_scratch};
+use super::{check_matrix_output, check_rotation, sum_group_products, take_scratch};
 use crate::Error;
 use crate::quant::{QuantizedMatrixRef, VectorSet};
 
@@ -44,14 +44,7 @@ pub fn matmul_tn_f32(
 ) -> Result<(), Error> {
     check_rotation(a, b.vector_len(), a.rotation())?;
     let b_count = b.vector_count();
-    let expected = a
-        .vector_count()
-        .checked_mul(b_count)
-        .ok_or(Error::ShapeTooLarge {
-            vector_len: a.vector_count(),
-            vector_count: b_count,
-        })?;
-    check_output(c, expected)?;
+    check_matrix_output(a.vector_count(), b_count, c)?;
     let coded_len = a.coded_len();
     let needed = super::scratch_len(coded_len, b_count);
     let (right, sums) = take_scratch(scratch, needed)?.split_at_mut(coded_len * b_count);
@@ -62,11 +55,7 @@ pub fn matmul_tn_f32(
         .enumerate()
         .take(a.vector_count())
     {
-        row.fill(0.0);
-        for group in 0..a.stored_groups() {
-            let left = a.decode_group(i, group)?;
-            accumulate_group(&left, group, right, coded_len, row);
-        }
+        sum_group_products(a, i, right, coded_len, row)?;
         let scale = f64::from(a.group_scale(i)?);
         let mean = f64::from(a.vector_mean(i)?);
         for (value, &mean_term) in row.iter_mut().zip(sums.iter()) {

@@ -83,6 +83,34 @@ fn take_scratch(scratch: &mut [f32], needed: usize) -> Result<&mut [f32], Error>
         .ok_or(Error::ScratchTooSmall { needed, actual })
 }
 
+/// Checks that `c` has one value per pair of a left and a right vector.
+fn check_matrix_output(left_count: usize, right_count: usize, c: &[f32]) -> Result<(), Error> {
+    let expected = left_count
+        .checked_mul(right_count)
+        .ok_or(Error::ShapeTooLarge {
+            vector_len: left_count,
+            vector_count: right_count,
+        })?;
+    check_output(c, expected)
+}
+
+/// Sets `sums[j]` to the sum over the stored groups of vector `i` of `left`
+/// of its unit-scale group products with right-hand vector `j`.
+fn sum_group_products(
+    left: &QuantizedMatrixRef<'_>,
+    i: usize,
+    right: &[f32],
+    coded_len: usize,
+    sums: &mut [f32],
+) -> Result<(), Error> {
+    sums.fill(0.0);
+    for group in 0..left.stored_groups() {
+        let values = left.decode_group(i, group)?;
+        accumulate_group(&values, group, right, coded_len, sums);
+    }
+    Ok(())
+}
+
 /// Checks that `out` has `expected` values.
 fn check_output(out: &[f32], expected: usize) -> Result<(), Error> {
     if out.len() == expected {

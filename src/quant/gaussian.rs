@@ -62,6 +62,20 @@ impl Default for GaussianSetup {
     }
 }
 
+impl GaussianSetup {
+    /// Tells whether `n a`, `n b` and `a b` are each at most
+    /// [`MAX_GAUSSIAN_ENTRIES`].
+    pub fn fits_limits(&self) -> bool {
+        [
+            self.n.checked_mul(self.a),
+            self.n.checked_mul(self.b),
+            self.a.checked_mul(self.b),
+        ]
+        .iter()
+        .all(|size| size.is_some_and(|entries| entries <= MAX_GAUSSIAN_ENTRIES))
+    }
+}
+
 /// The result for one preset.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "cli", derive(serde::Serialize))]
@@ -110,15 +124,7 @@ impl GaussianOperands {
     /// [`Error::ShapeTooLarge`] when `n a`, `n b` or `a b` exceeds
     /// [`MAX_GAUSSIAN_ENTRIES`].
     pub fn draw(setup: GaussianSetup) -> Result<Self, Error> {
-        let sizes = [
-            setup.n.checked_mul(setup.a),
-            setup.n.checked_mul(setup.b),
-            setup.a.checked_mul(setup.b),
-        ];
-        if sizes
-            .iter()
-            .any(|size| size.is_none_or(|entries| entries > MAX_GAUSSIAN_ENTRIES))
-        {
+        if !setup.fits_limits() {
             return Err(Error::ShapeTooLarge {
                 vector_len: setup.n,
                 vector_count: setup.a.max(setup.b),

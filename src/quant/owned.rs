@@ -38,8 +38,7 @@ impl QuantizedMatrix {
     ///
     /// As [`QuantizedMatrixRef::from_bytes`].
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, Error> {
-        QuantizedMatrixRef::from_bytes(&bytes)?;
-        let layout = Layout::parse(&bytes)?;
+        let layout = QuantizedMatrixRef::from_bytes(&bytes)?.layout().clone();
         Ok(Self { bytes, layout })
     }
 

@@ -64,6 +64,12 @@ impl<'a> QuantizedMatrixRef<'a> {
         Self { bytes, layout }
     }
 
+    /// Returns the layout that the header fixes.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     /// Returns the underlying bytes.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes

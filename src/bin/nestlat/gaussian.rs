@@ -48,34 +48,16 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: &Args) -> Result<(), Failure> {
     let presets = super::select_presets(&args.preset)?;
-    if args.n == 0 || args.a == 0 || args.b == 0 {
-        return Err(Failure::Message(format!(
-            "--n {}, --a {} and --b {} must each be at least 1",
-            args.n, args.a, args.b
-        )));
-    }
-    let sizes = [
-        args.n.checked_mul(args.a),
-        args.n.checked_mul(args.b),
-        args.a.checked_mul(args.b),
-    ];
-    if sizes
-        .iter()
-        .any(|size| size.is_none_or(|entries| entries > MAX_GAUSSIAN_ENTRIES))
-    {
-        return Err(Failure::Message(format!(
-            "n x a, n x b and a x b must each be at most {MAX_GAUSSIAN_ENTRIES} entries; \
-             lower --n, --a or --b"
-        )));
-    }
-    let operands = GaussianOperands::draw(GaussianSetup {
+    let setup = GaussianSetup {
         n: args.n,
         a: args.a,
         b: args.b,
         seed: args.seed,
         remove_mean: !args.no_mean_removal,
         rotate: !args.no_rotation,
-    })?;
+    };
+    check_sizes(&setup)?;
+    let operands = GaussianOperands::draw(setup)?;
     warn_about_small_sizes(args);
 
     let mut out = io::stdout().lock();
@@ -91,6 +73,24 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         } else {
             write_row(&mut out, &report)?;
         }
+    }
+    Ok(())
+}
+
+/// Rejects zero sizes, and sizes that [`GaussianOperands::draw`] rejects,
+/// with a message that names the options.
+pub fn check_sizes(setup: &GaussianSetup) -> Result<(), Failure> {
+    if setup.n == 0 || setup.a == 0 || setup.b == 0 {
+        return Err(Failure::Message(format!(
+            "--n {}, --a {} and --b {} must each be at least 1",
+            setup.n, setup.a, setup.b
+        )));
+    }
+    if !setup.fits_limits() {
+        return Err(Failure::Message(format!(
+            "n x a, n x b and a x b must each be at most {MAX_GAUSSIAN_ENTRIES} entries; \
+             lower --n, --a or --b"
+        )));
     }
     Ok(())
 }

@@ -8,12 +8,13 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use nestlat::bound::{gamma, gaussian_distortion};
-use nestlat::quant::gaussian::{GaussianOperands, GaussianSetup, MAX_GAUSSIAN_ENTRIES};
+use nestlat::quant::gaussian::{GaussianOperands, GaussianSetup};
 use nestlat::quant::{Family, LatticeKind, Preset};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::Failure;
+use super::gaussian::check_sizes;
 
 /// Width and height of the picture in pixels.
 const PICTURE_SIZE: (u32, u32) = (960, 640);
@@ -88,14 +89,15 @@ struct FamilyPoints {
 /// Runs the command.
 pub fn run(args: &Args) -> Result<(), Failure> {
     let presets = super::select_presets(&args.preset)?;
-    check_sizes(args)?;
-    let operands = GaussianOperands::draw(GaussianSetup {
+    let setup = GaussianSetup {
         n: args.n,
         a: args.a,
         b: args.b,
         seed: args.seed,
         ..GaussianSetup::default()
-    })?;
+    };
+    check_sizes(&setup)?;
+    let operands = GaussianOperands::draw(setup)?;
 
     let mut families: Vec<FamilyPoints> = Vec::new();
     for preset in presets {
@@ -144,32 +146,6 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         "wrote the rate-distortion plot to {}",
         args.output.display()
     )?;
-    Ok(())
-}
-
-/// Rejects zero sizes, and sizes that [`GaussianOperands::draw`] rejects,
-/// with a message that names the options.
-fn check_sizes(args: &Args) -> Result<(), Failure> {
-    if args.n == 0 || args.a == 0 || args.b == 0 {
-        return Err(Failure::Message(format!(
-            "--n {}, --a {} and --b {} must each be at least 1",
-            args.n, args.a, args.b
-        )));
-    }
-    let sizes = [
-        args.n.checked_mul(args.a),
-        args.n.checked_mul(args.b),
-        args.a.checked_mul(args.b),
-    ];
-    if sizes
-        .iter()
-        .any(|size| size.is_none_or(|entries| entries > MAX_GAUSSIAN_ENTRIES))
-    {
-        return Err(Failure::Message(format!(
-            "n x a, n x b and a x b must each be at most {MAX_GAUSSIAN_ENTRIES} entries; \
-             lower --n, --a or --b"
-        )));
-    }
     Ok(())
 }
 
