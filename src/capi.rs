@@ -224,6 +224,7 @@ fn status_of(error: Error) -> NestlatStatus {
         Error::LengthMismatch { .. }
         | Error::RotationMismatch
         | Error::MeanRemovalMismatch
+        | Error::KernelMismatch { .. }
         | Error::InvalidVectorIndex { .. } => NestlatStatus::ShapeMismatch,
         Error::ScratchTooSmall { .. } => NestlatStatus::ScratchTooSmall,
         Error::NormOverflow { .. } | Error::ShapeTooLarge { .. } => NestlatStatus::Overflow,

@@ -208,6 +208,14 @@ pub enum Error {
         /// Values available.
         actual: usize,
     },
+    /// Activations prepared for one kernel were passed with a matrix that
+    /// selects another.
+    KernelMismatch {
+        /// The kernel the activations were prepared for.
+        prepared: &'static str,
+        /// The kernel the matrix needs.
+        needed: &'static str,
+    },
     /// A `.nlat` container is malformed.
     InvalidContainer {
         /// Offset in the file where the problem was found.
@@ -369,6 +377,11 @@ impl fmt::Display for Error {
             Error::ScratchTooSmall { needed, actual } => write!(
                 f,
                 "scratch buffer holds {actual} values, {needed} are needed"
+            ),
+            Error::KernelMismatch { prepared, needed } => write!(
+                f,
+                "the activations were prepared for the {prepared} kernel but \
+                 the matrix needs {needed}; prepare them with this matrix"
             ),
             Error::InvalidContainer { offset, problem } => write!(
                 f,

@@ -7,7 +7,9 @@
 //!   Hadamard rotation, named presets) and its byte layout;
 //! - [`container`]: the `.nlat` file of named tensors, read in place;
 //! - [`product`]: dot products, `W x` and `A^T B` computed from coded
-//!   matrices;
+//!   matrices: the scalar reference;
+//! - [`kernel`]: the fast products `W x` and `W X` over any range of rows,
+//!   with SIMD kernels for AVX2, SSE2 and NEON;
 //! - [`lattice`]: the lattices Z^n, D_n and E8 with nearest-point search;
 //! - [`code`]: nested-lattice (Voronoi) codes with several scales per block, a
 //!   hierarchical variant, a 1-bit E8 shell code, a 2-bit E8 ball code and
@@ -86,6 +88,7 @@ pub mod capi;
 pub mod code;
 pub mod container;
 mod error;
+pub mod kernel;
 pub mod lattice;
 pub mod pack;
 pub mod product;

@@ -109,23 +109,37 @@ impl E8BallCode {
 
 /// Returns the unit codeword `index`, with coordinates in halves.
 pub fn ball_vector(index: u16) -> [f32; 8] {
+    ball_doubled(index).map(|value| f32::from(value) * 0.5)
+}
+
+/// Returns the unit codeword `index` in integer representation: each
+/// coordinate doubled, an odd integer from -7 to 7.
+pub fn ball_doubled(index: u16) -> [i8; 8] {
     let levels = &PATTERNS[usize::from(index) % BALL_PATTERNS];
-    let mut signed = [0i32; 8];
+    let mut signed = [0i8; 8];
     let mut sum = 0i32;
     for i in 0..7 {
         let negative = (index >> (9 + i)) & 1 != 0;
-        signed[i] = if negative {
-            -i32::from(levels[i])
-        } else {
-            i32::from(levels[i])
-        };
-        sum += signed[i];
+        // Every level is at most 7, so it fits an i8.
+        let level = levels[i] as i8;
+        signed[i] = if negative { -level } else { level };
+        sum += i32::from(signed[i]);
     }
     // sum + a_7 and sum - a_7 differ by 2 a_7 = 2 mod 4, so exactly one of
     // them is a multiple of 4.
-    let last = i32::from(levels[7]);
-    signed[7] = if (sum + last) % 4 == 0 { last } else { -last };
-    signed.map(|value| value as f32 * 0.5)
+    let last = levels[7] as i8;
+    signed[7] = if (sum + i32::from(last)) % 4 == 0 {
+        last
+    } else {
+        -last
+    };
+    signed
+}
+
+/// Returns the doubled absolute values of pattern `pattern` (below
+/// [`BALL_PATTERNS`]) as the bytes of a little-endian word.
+pub(crate) fn pattern_word(pattern: usize) -> u64 {
+    u64::from_le_bytes(PATTERNS[pattern % BALL_PATTERNS])
 }
 
 /// Returns the 7 sign bits of the best codeword of one pattern, and whether

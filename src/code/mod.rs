@@ -15,7 +15,8 @@ mod multiscale;
 mod shell;
 mod voronoi;
 
-pub use ball::{BALL_PATTERNS, E8BallCode, ball_vector};
+pub(crate) use ball::pattern_word;
+pub use ball::{BALL_PATTERNS, E8BallCode, ball_doubled, ball_vector};
 pub use coset_table::E8CosetTable;
 pub use hierarchical::{HierarchicalCode, HierarchicalIndex};
 pub use lloyd_max::{LloydMaxCode, MAX_LLOYD_MAX_BITS, solve_gaussian_levels};

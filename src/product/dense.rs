@@ -67,11 +67,6 @@ pub fn matmul_tn_f32(
 
 /// Copies each vector of `b` into `right`, padded and rotated by the map of
 /// `a`, and stores in `sums` the sum that multiplies the means of `a`.
-///
-/// When `a` had its means removed, each vector `x` is centered first: its
-/// coded rows sum to zero, so `<w, x> = <w - mu_w, x - mu_x> + n mu_w mu_x`,
-/// and a large mean of `x` then adds no error. Otherwise the means of `a` are
-/// zero and `x` is used as it is.
 fn rotate_vectors(
     a: &QuantizedMatrixRef<'_>,
     b: &VectorSet<'_>,
@@ -79,25 +74,46 @@ fn rotate_vectors(
     sums: &mut [f32],
 ) -> Result<(), Error> {
     let coded_len = a.coded_len();
-    let len = b.vector_len();
     for (j, mean_term) in sums.iter_mut().enumerate() {
         let vector = &mut right[j * coded_len..(j + 1) * coded_len];
-        b.copy_vector(j, &mut vector[..len])?;
-        *mean_term = 0.0;
-        if a.removes_mean() && len > 0 {
-            let sum: f64 = vector[..len].iter().map(|&value| f64::from(value)).sum();
-            let mean = (sum / len as f64) as f32;
-            for value in vector[..len].iter_mut() {
-                *value -= mean;
-            }
-            *mean_term = len as f32 * mean;
-        }
-        a.rotation().pad_and_rotate(vector)?;
-
-        // Finite entries whose norm exceeds f32::MAX can rotate to infinity.
-        if !mean_term.is_finite() || vector.iter().any(|value| !value.is_finite()) {
+        let mean = rotate_vector(a, b, j, vector)?;
+        *mean_term = b.vector_len() as f32 * mean;
+        if !mean_term.is_finite() {
             return Err(Error::NormOverflow { vector: j });
         }
     }
     Ok(())
+}
+
+/// Copies vector `j` of `b` into `vector` (the padded length of `a`),
+/// rotated by the map of `a`, and returns the mean it subtracted (0 when
+/// `a` keeps its means).
+///
+/// When `a` had its means removed, the vector `x` is centered first: its
+/// coded rows sum to zero, so `<w, x> = <w - mu_w, x - mu_x> + n mu_w mu_x`,
+/// and a large mean of `x` then adds no error. Otherwise the means of `a` are
+/// zero and `x` is used as it is.
+pub(crate) fn rotate_vector(
+    a: &QuantizedMatrixRef<'_>,
+    b: &VectorSet<'_>,
+    j: usize,
+    vector: &mut [f32],
+) -> Result<f32, Error> {
+    let len = b.vector_len();
+    b.copy_vector(j, &mut vector[..len])?;
+    let mut mean = 0.0;
+    if a.removes_mean() && len > 0 {
+        let sum: f64 = vector[..len].iter().map(|&value| f64::from(value)).sum();
+        mean = (sum / len as f64) as f32;
+        for value in vector[..len].iter_mut() {
+            *value -= mean;
+        }
+    }
+    a.rotation().pad_and_rotate(vector)?;
+
+    // Finite entries whose norm exceeds f32::MAX can rotate to infinity.
+    if vector.iter().any(|value| !value.is_finite()) {
+        return Err(Error::NormOverflow { vector: j });
+    }
+    Ok(mean)
 }

@@ -30,7 +30,7 @@
 //! [`scratch_len`] values.
 
 mod coded;
-mod dense;
+pub(crate) mod dense;
 
 pub use coded::{dot, matmul_tn, matvec_coded};
 pub use dense::{matmul_tn_f32, matvec};
@@ -46,7 +46,7 @@ pub fn scratch_len(coded_len: usize, right_count: usize) -> usize {
 }
 
 /// Checks that two coded operands can be multiplied.
-fn check_coded_pair(
+pub(crate) fn check_coded_pair(
     left: &QuantizedMatrixRef<'_>,
     right: &QuantizedMatrixRef<'_>,
 ) -> Result<(), Error> {
@@ -58,7 +58,7 @@ fn check_coded_pair(
 }
 
 /// Checks that the right operand has the left's length and rotation.
-fn check_rotation(
+pub(crate) fn check_rotation(
     left: &QuantizedMatrixRef<'_>,
     right_len: usize,
     right_rotation: &crate::quant::Rotation,
@@ -142,7 +142,7 @@ fn accumulate_group(
 }
 
 /// Returns the dot product of one group with 8 values, summed in index order.
-fn group_dot(group_values: &[f32; GROUP_LEN], block: &[f32]) -> f32 {
+pub(crate) fn group_dot(group_values: &[f32; GROUP_LEN], block: &[f32]) -> f32 {
     let mut sum = 0.0f32;
     for (a, b) in group_values.iter().zip(block) {
         sum += a * b;

@@ -60,7 +60,7 @@
 //!   of range gives [`crate::Error::InvalidCodeWord`] from the call that
 //!   reads it. No buffer causes a panic or an out-of-bounds read.
 
-mod codec;
+pub(crate) mod codec;
 mod config;
 mod encode;
 #[cfg(feature = "alloc")]

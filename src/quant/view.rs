@@ -225,6 +225,16 @@ impl<'a> QuantizedMatrixRef<'a> {
         Ok(())
     }
 
+    /// Returns the code section: the code words of every vector, one stream.
+    pub(crate) fn code_bytes(&self) -> &'a [u8] {
+        &self.bytes[self.layout.codes_offset..]
+    }
+
+    /// Returns the bits of one code word.
+    pub(crate) fn word_bits(&self) -> u32 {
+        self.layout.word_bits
+    }
+
     /// Returns the stored bits per entry: every byte of the buffer, header
     /// included, divided by the number of entries; 0 for an empty matrix.
     pub fn stored_bits_per_entry(&self) -> f64 {

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use nestlat::kernel::{self, BufferLens};
 use nestlat::product::{matvec, matvec_coded, scratch_len};
 use nestlat::quant::{Preset, QuantizedMatrix, QuantizerConfig, VectorSet};
 
@@ -48,7 +49,7 @@ fn main() {
     for (index, name) in PRESETS.iter().enumerate() {
         write_case(&mut source, index, name, weights, inputs);
         cases.push(format!(
-            "Case {{ preset: {name:?}, weights: &WEIGHTS_{index}.bytes, activations: &ACTIVATIONS_{index}.bytes, dense: &DENSE_{index}, coded: &CODED_{index} }}"
+            "Case {{ preset: {name:?}, weights: &WEIGHTS_{index}.bytes, activations: &ACTIVATIONS_{index}.bytes, dense: &DENSE_{index}, coded: &CODED_{index}, kernel: &KERNEL_{index} }}"
         ));
     }
     writeln!(
@@ -64,7 +65,8 @@ fn main() {
 }
 
 /// Quantizes the weights and the activations with one preset and writes
-/// them with the expected outputs of both products.
+/// them with the expected outputs of both reference products and of the
+/// fast kernel.
 fn write_case(source: &mut String, index: usize, name: &str, weights: &[f32], inputs: &[f32]) {
     let preset = Preset::by_name(name).expect("preset exists");
     let config = QuantizerConfig::new(preset);
@@ -75,20 +77,20 @@ fn write_case(source: &mut String, index: usize, name: &str, weights: &[f32], in
     let (w_view, x_view) = (w.view(), x.view());
 
     let mut scratch = vec![0.0f32; scratch_len(w_view.coded_len(), 1)];
+    let lens = BufferLens::new(&w_view, 1).unwrap();
+    let (mut floats, mut bytes) = (vec![0.0f32; lens.floats], vec![0i8; lens.bytes]);
     let mut dense = Vec::new();
     let mut coded = Vec::new();
+    let mut fast = Vec::new();
     for token in 0..TOKENS {
+        let x = &inputs[token * COLS..(token + 1) * COLS];
         let mut y = vec![0.0f32; ROWS];
-        matvec(
-            &w_view,
-            &inputs[token * COLS..(token + 1) * COLS],
-            &mut scratch,
-            &mut y,
-        )
-        .unwrap();
+        matvec(&w_view, x, &mut scratch, &mut y).unwrap();
         dense.extend_from_slice(&y);
         matvec_coded(&w_view, &x_view, token, &mut scratch, &mut y).unwrap();
         coded.extend_from_slice(&y);
+        kernel::matvec(&w_view, x, &mut floats, &mut bytes, &mut y).unwrap();
+        fast.extend_from_slice(&y);
     }
 
     write_odd_bytes(source, &format!("WEIGHTS_{index}"), w.as_bytes());
@@ -105,6 +107,13 @@ fn write_case(source: &mut String, index: usize, name: &str, weights: &[f32], in
         "static CODED_{index}: [u32; {}] = {};",
         coded.len(),
         bits_literal(&coded)
+    )
+    .unwrap();
+    writeln!(
+        source,
+        "static KERNEL_{index}: [u32; {}] = {};",
+        fast.len(),
+        bits_literal(&fast)
     )
     .unwrap();
 }
