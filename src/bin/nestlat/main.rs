@@ -1,5 +1,6 @@
 //! The `nestlat` command-line tool (feature `cli`).
 
+mod bench;
 mod demo;
 mod eval;
 mod evaluate;
@@ -27,6 +28,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Time the product kernels against a plain f32 matrix-vector product
+    /// on Gaussian matrices, with one or more threads.
+    Bench(bench::Args),
     /// Quantize the bundled MiniLM matrices at 4, 3 and 2 bits and print
     /// their errors next to the bound and round-to-nearest baselines.
     Demo(demo::Args),
@@ -70,6 +74,7 @@ impl From<nestlat::Error> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Gaussian(args) => gaussian::run(&args),
