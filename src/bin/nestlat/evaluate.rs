@@ -199,7 +199,7 @@ fn groups_per_row(cols: usize, group: usize) -> usize {
 
 /// Rounds every group of `group` weights along each row to `2^bits` levels
 /// between its minimum and maximum, and returns the decoded weights.
-fn rtn_dequantize(weights: &[f32], cols: usize, bits: u32, group: usize) -> Vec<f32> {
+pub fn rtn_dequantize(weights: &[f32], cols: usize, bits: u32, group: usize) -> Vec<f32> {
     let levels = ((1u32 << bits) - 1) as f32;
     let mut decoded = Vec::with_capacity(weights.len());
     for row in weights.chunks_exact(cols.max(1)) {

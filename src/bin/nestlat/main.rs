@@ -6,6 +6,7 @@ mod eval;
 mod evaluate;
 mod gaussian;
 mod inspect;
+mod perplexity;
 mod plot;
 mod quantize;
 mod tune;
@@ -45,6 +46,9 @@ enum Command {
     Plot(plot::Args),
     /// List the tensors of a .nlat container and their settings.
     Inspect(inspect::Args),
+    /// Measure the perplexity of a Llama GGUF model with its linear weights,
+    /// and optionally their inputs, replaced by nestlat codings.
+    Perplexity(perplexity::Args),
     /// Quantize the 2-D weights of a safetensors file into a .nlat container.
     Quantize(quantize::Args),
     /// Tune the scale sets and gains of presets on iid N(0, 1) groups.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Gaussian(args) => gaussian::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Perplexity(args) => perplexity::run(&args),
         Command::Quantize(args) => quantize::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Tune(args) => tune::run(&args),
