@@ -10,7 +10,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nestlat::kernel::{self, Activations, BufferLens};
+use nestlat::kernel::{self, Activations, BufferLengths};
 use nestlat::quant::{Preset, QuantizedMatrix, QuantizerConfig, VectorSet};
 use nestlat::rng::SplitMix64;
 use wide::f32x8;
@@ -19,8 +19,9 @@ use wide::f32x8;
 /// target size.
 const SHAPES: [(usize, usize); 2] = [(1024, 1024), (4096, 4096)];
 
-/// Presets with a SIMD kernel, and one on the scalar group decoder.
-const PRESETS: [&str; 5] = ["lloyd-4", "e8-4", "e8-3", "e8-2", "z-4"];
+/// One preset per SIMD kernel (E8 lanes at every rate), and one on the
+/// scalar group decoder.
+const PRESETS: [&str; 6] = ["lloyd-4", "e8b-2", "e8-4", "e8-3", "e8-2", "z-4"];
 
 fn gaussian(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = SplitMix64::new(seed);
@@ -64,7 +65,7 @@ fn bench_products(c: &mut Criterion, batch: usize) {
             let config = QuantizerConfig::new(Preset::by_name(name).unwrap());
             let coded = QuantizedMatrix::quantize(&vectors, &config).unwrap();
             let view = coded.view();
-            let lens = BufferLens::new(&view, batch).unwrap();
+            let lens = BufferLengths::new(&view, batch).unwrap();
             let mut floats = vec![0.0f32; lens.floats];
             let mut bytes = vec![0i8; lens.bytes];
             group.bench_function(BenchmarkId::from_parameter(name), |b| {

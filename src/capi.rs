@@ -225,6 +225,8 @@ fn status_of(error: Error) -> NestlatStatus {
         | Error::RotationMismatch
         | Error::MeanRemovalMismatch
         | Error::KernelMismatch { .. }
+        | Error::ActivationsMismatch { .. }
+        | Error::InvalidRowRange { .. }
         | Error::InvalidVectorIndex { .. } => NestlatStatus::ShapeMismatch,
         Error::ScratchTooSmall { .. } => NestlatStatus::ScratchTooSmall,
         Error::NormOverflow { .. } | Error::ShapeTooLarge { .. } => NestlatStatus::Overflow,

@@ -208,6 +208,21 @@ pub enum Error {
         /// Values available.
         actual: usize,
     },
+    /// Activations prepared for one matrix were passed with a matrix of
+    /// another vector length, rotation or mean-removal setting.
+    ActivationsMismatch {
+        /// The setting that differs.
+        setting: &'static str,
+    },
+    /// A range of rows is reversed or ends past the last row.
+    InvalidRowRange {
+        /// First row of the range.
+        start: usize,
+        /// One past the last row of the range.
+        end: usize,
+        /// Rows of the matrix.
+        rows: usize,
+    },
     /// Activations prepared for one kernel were passed with a matrix that
     /// selects another.
     KernelMismatch {
@@ -377,6 +392,16 @@ impl fmt::Display for Error {
             Error::ScratchTooSmall { needed, actual } => write!(
                 f,
                 "scratch buffer holds {actual} values, {needed} are needed"
+            ),
+            Error::ActivationsMismatch { setting } => write!(
+                f,
+                "the activations were prepared for a matrix with another \
+                 {setting}; prepare them with this matrix"
+            ),
+            Error::InvalidRowRange { start, end, rows } => write!(
+                f,
+                "row range {start}..{end} is invalid for a matrix of {rows} \
+                 rows; use start <= end <= {rows}"
             ),
             Error::KernelMismatch { prepared, needed } => write!(
                 f,

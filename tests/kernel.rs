@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use nestlat::Error;
 use nestlat::code::LloydMaxCode;
-use nestlat::kernel::{self, Activations, BufferLens, KernelPath};
+use nestlat::kernel::{self, Activations, BufferLengths, KernelPath};
 use nestlat::product;
 use nestlat::quant::{
     Family, HEADER_LEN, Preset, QuantizedMatrix, QuantizedMatrixRef, QuantizerConfig, VectorSet,
@@ -79,14 +79,14 @@ fn codes_offset(w: &QuantizedMatrixRef<'_>) -> usize {
 }
 
 /// Computes rows `rows` of `W X` with the kernel, in buffers of exactly the
-/// lengths of [`BufferLens::new`]. The output starts as NaN, so a value the
+/// lengths of [`BufferLengths::new`]. The output starts as NaN, so a value the
 /// kernel does not write shows.
 fn kernel_rows(
     w: &QuantizedMatrixRef<'_>,
     x: &VectorSet<'_>,
     rows: Range<usize>,
 ) -> Result<Vec<f32>, Error> {
-    let lens = BufferLens::new(w, x.vector_count())?;
+    let lens = BufferLengths::new(w, x.vector_count())?;
     let mut floats = vec![0.0f32; lens.floats];
     let mut bytes = vec![0i8; lens.bytes];
     let activations = Activations::prepare(w, x, &mut floats, &mut bytes)?;
@@ -418,7 +418,7 @@ fn row_ranges_equal_full_range() {
     for (name, _) in PATH_PRESETS {
         let matrix = random_matrix(name, rows, cols, 6, true);
         let w = matrix.view();
-        let lens = BufferLens::new(&w, batch).unwrap();
+        let lens = BufferLengths::new(&w, batch).unwrap();
         let mut floats = vec![0.0f32; lens.floats];
         let mut bytes = vec![0i8; lens.bytes];
         let activations = Activations::prepare(&w, &x, &mut floats, &mut bytes).unwrap();
@@ -470,7 +470,7 @@ fn invalid_row_ranges_are_rejected() {
     for (name, _) in PATH_PRESETS {
         let matrix = random_matrix(name, rows, cols, 10, true);
         let w = matrix.view();
-        let lens = BufferLens::new(&w, batch).unwrap();
+        let lens = BufferLengths::new(&w, batch).unwrap();
         let mut floats = vec![0.0f32; lens.floats];
         let mut bytes = vec![0i8; lens.bytes];
         let activations = Activations::prepare(&w, &x, &mut floats, &mut bytes).unwrap();
@@ -482,25 +482,28 @@ fn invalid_row_ranges_are_rejected() {
         let reversed = Range { start: 5, end: 3 };
         assert_eq!(
             run(reversed, 0),
-            Err(Error::InvalidVectorIndex {
-                index: 5,
-                count: rows
+            Err(Error::InvalidRowRange {
+                start: 5,
+                end: 3,
+                rows
             }),
             "{name} reversed"
         );
         assert_eq!(
             run(8..11, 3 * batch),
-            Err(Error::InvalidVectorIndex {
-                index: 11,
-                count: rows
+            Err(Error::InvalidRowRange {
+                start: 8,
+                end: 11,
+                rows
             }),
             "{name} past the end"
         );
         assert_eq!(
             run(11..11, 0),
-            Err(Error::InvalidVectorIndex {
-                index: 11,
-                count: rows
+            Err(Error::InvalidRowRange {
+                start: 11,
+                end: 11,
+                rows
             }),
             "{name} empty past the end"
         );
@@ -560,7 +563,7 @@ fn matvec_matches_single_column() {
     for (name, _) in PATH_PRESETS {
         let matrix = random_matrix(name, rows, cols, 14, true);
         let w = matrix.view();
-        let lens = BufferLens::new(&w, 1).unwrap();
+        let lens = BufferLengths::new(&w, 1).unwrap();
         let mut floats = vec![0.0f32; lens.floats];
         let mut bytes = vec![0i8; lens.bytes];
         let mut y = vec![f32::NAN; rows];
@@ -611,7 +614,7 @@ fn coded_activations_match_matvec_coded() {
             let x_matrix = quantize(&x_data, batch, cols, &x_config);
             let (w, x) = (w_matrix.view(), x_matrix.view());
 
-            let lens = BufferLens::new(&w, batch).unwrap();
+            let lens = BufferLengths::new(&w, batch).unwrap();
             let mut floats = vec![0.0f32; lens.floats];
             let mut bytes = vec![0i8; lens.bytes];
             let activations = Activations::prepare_coded(&w, &x, &mut floats, &mut bytes).unwrap();
@@ -645,7 +648,7 @@ fn coded_operands_must_agree() {
     for (name, _) in PATH_PRESETS {
         let w_matrix = quantize(&w_data, rows, cols, &QuantizerConfig::new(preset(name)));
         let w = w_matrix.view();
-        let lens = BufferLens::new(&w, batch).unwrap();
+        let lens = BufferLengths::new(&w, batch).unwrap();
         let mut floats = vec![0.0f32; lens.floats];
         let mut bytes = vec![0i8; lens.bytes];
         let mut scratch = vec![0.0f32; product::scratch_len(w.coded_len(), 1)];
@@ -714,7 +717,7 @@ fn activations_reject_other_matrices() {
 
     for prepared_for in &matrices {
         let w = prepared_for.view();
-        let lens = BufferLens::new(&w, batch).unwrap();
+        let lens = BufferLengths::new(&w, batch).unwrap();
         let mut floats = vec![0.0f32; lens.floats];
         let mut bytes = vec![0i8; lens.bytes];
         let activations = Activations::prepare(&w, &x, &mut floats, &mut bytes).unwrap();
@@ -749,7 +752,7 @@ fn activations_reject_other_matrices() {
     for (name, _) in PATH_PRESETS {
         let base = random_matrix(name, rows, cols, 22, true);
         let w = base.view();
-        let lens = BufferLens::new(&w, batch).unwrap();
+        let lens = BufferLengths::new(&w, batch).unwrap();
         let mut floats = vec![0.0f32; lens.floats];
         let mut bytes = vec![0i8; lens.bytes];
         let activations = Activations::prepare(&w, &x, &mut floats, &mut bytes).unwrap();
@@ -758,9 +761,8 @@ fn activations_reject_other_matrices() {
         let longer = random_matrix(name, rows, cols + 8, 23, true);
         assert_eq!(
             kernel::matmul_rows(&longer.view(), &activations, 0..rows, &mut out),
-            Err(Error::LengthMismatch {
-                expected: cols + 8,
-                actual: cols
+            Err(Error::ActivationsMismatch {
+                setting: "vector length"
             }),
             "{name} vector length"
         );
@@ -769,14 +771,18 @@ fn activations_reject_other_matrices() {
         let rotated = quantize(&w_data, rows, cols, &other_seed);
         assert_eq!(
             kernel::matmul_rows(&rotated.view(), &activations, 0..rows, &mut out),
-            Err(Error::RotationMismatch),
+            Err(Error::ActivationsMismatch {
+                setting: "rotation"
+            }),
             "{name} rotation seed"
         );
 
         let kept_means = random_matrix(name, rows, cols, 24, false);
         assert_eq!(
             kernel::matmul_rows(&kept_means.view(), &activations, 0..rows, &mut out),
-            Err(Error::MeanRemovalMismatch),
+            Err(Error::ActivationsMismatch {
+                setting: "mean-removal setting"
+            }),
             "{name} mean removal"
         );
 
@@ -803,7 +809,7 @@ fn buffer_lengths_are_checked() {
     for (name, path) in PATH_PRESETS {
         let matrix = random_matrix(name, rows, cols, 27, true);
         let w = matrix.view();
-        let lens = BufferLens::new(&w, batch).unwrap();
+        let lens = BufferLengths::new(&w, batch).unwrap();
         let coded_len = w.coded_len();
         if path == KernelPath::Nibble || path == KernelPath::Ball {
             let blocks = coded_len.div_ceil(NIBBLE_BLOCK);
@@ -813,7 +819,7 @@ fn buffer_lengths_are_checked() {
         }
         assert!(lens.floats > coded_len, "{name} floats");
         assert_eq!(
-            BufferLens::new(&w, 0).unwrap().bytes,
+            BufferLengths::new(&w, 0).unwrap().bytes,
             0,
             "{name} empty batch"
         );
@@ -833,7 +839,7 @@ fn buffer_lengths_are_checked() {
             let mut bytes = vec![0i8; lens.bytes - 1];
             assert_eq!(
                 Activations::prepare(&w, &x, &mut floats, &mut bytes).err(),
-                Some(Error::ScratchTooSmall {
+                Some(Error::BufferTooSmall {
                     needed: lens.bytes,
                     actual: lens.bytes - 1
                 }),
@@ -861,7 +867,7 @@ fn non_finite_activations_are_rejected() {
     for (name, _) in PATH_PRESETS {
         let matrix = random_matrix(name, rows, cols, 28, true);
         let w = matrix.view();
-        let lens = BufferLens::new(&w, batch).unwrap();
+        let lens = BufferLengths::new(&w, batch).unwrap();
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             let mut x_data = gaussian(batch * cols, 0.0, 29);
             x_data[2 * cols + 7] = bad;
@@ -888,7 +894,7 @@ fn non_finite_activations_are_rejected() {
 
             let single = &x_data[2 * cols..3 * cols];
             let mut y = vec![0.0f32; rows];
-            let mut floats = vec![0.0f32; BufferLens::new(&w, 1).unwrap().floats];
+            let mut floats = vec![0.0f32; BufferLengths::new(&w, 1).unwrap().floats];
             assert_eq!(
                 kernel::matvec(&w, single, &mut floats, &mut bytes, &mut y),
                 Err(Error::NonFiniteEntry { row: 0, column: 7 }),
@@ -1032,6 +1038,98 @@ fn subnormal_activations() {
     }
 }
 
+/// Returns `W X` computed in `f64` from the decoded rows and the operands
+/// as the reference prepares them: the value every path approximates.
+fn exact_product(w: &QuantizedMatrixRef<'_>, x: &VectorSet<'_>) -> Vec<f64> {
+    let operands = rotated_operands(w, x);
+    let mut z = vec![0.0f32; w.coded_len()];
+    let mut out = Vec::new();
+    for row in 0..w.vector_count() {
+        w.decode_unit(row, &mut z).unwrap();
+        let scale = f64::from(w.group_scale(row).unwrap());
+        let mean = f64::from(w.vector_mean(row).unwrap());
+        for operand in &operands {
+            let dot: f64 = z
+                .iter()
+                .zip(&operand.values)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum();
+            let mean_term = w.vector_len() as f64 * mean * f64::from(operand.mean);
+            out.push(scale * dot + mean_term);
+        }
+    }
+    out
+}
+
+#[test]
+fn huge_entries_never_give_nan() {
+    // One entry of f32::MAX: the products of some rows lie beyond the f32
+    // range and others inside it. Inside, each output must be within the
+    // bound of the f64 value (plus its rounding to f32); beyond, it must be
+    // infinite with the sign of the f64 value, never NaN.
+    let cols = 133;
+    for (name, _) in PATH_PRESETS {
+        for remove_mean in [true, false] {
+            let matrix = random_matrix(name, 6, cols, 7, remove_mean);
+            let w = matrix.view();
+            let mut x_data = gaussian(cols, 0.4, 8);
+            x_data[7] = f32::MAX;
+            let x = VectorSet::rows(&x_data, 1, cols).unwrap();
+            let Ok(fast) = kernel_product(&w, &x) else {
+                continue;
+            };
+            let bounds = Bounds::new(&w, &rotated_operands(&w, &x));
+            for (row, (&value, &exact)) in fast.iter().zip(&exact_product(&w, &x)).enumerate() {
+                let context = format!("{name} mean removal {remove_mean}: {value} against {exact}");
+                assert!(!value.is_nan(), "{context}");
+                let allowed = bounds.get(row, 0) + exact.abs() * UNIT_ROUNDOFF;
+                if exact.abs() + allowed < f64::from(f32::MAX) {
+                    assert!((f64::from(value) - exact).abs() <= allowed, "{context}");
+                } else if exact.abs() - allowed > f64::from(f32::MAX) {
+                    assert_eq!(value, exact.signum() as f32 * f32::INFINITY, "{context}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn tiny_entries_keep_relative_precision() {
+    // Entries from 1e-43 to 1e-38 are subnormal; times 2^100 they are the
+    // same values as normal numbers. Without rotation and centering, which
+    // round on the subnormal grid, they reach the kernels unchanged. The
+    // kernels scale every activation vector by a power of two first, so the
+    // two products must agree up to that factor and the final rounding of a
+    // subnormal result.
+    let cols = 64;
+    let factor = 2.0f32.powi(100);
+    for (name, _) in PATH_PRESETS {
+        let config = QuantizerConfig::new(preset(name))
+            .with_rotation_seed(None)
+            .with_mean_removal(false);
+        let matrix = quantize(&gaussian(2 * cols, 0.0, 9), 2, cols, &config);
+        let w = matrix.view();
+        for magnitude in [1e-43f32, 2e-42, 5e-42, 1e-40, 1e-38] {
+            let tiny: Vec<f32> = gaussian(cols, 0.5, 10)
+                .iter()
+                .map(|v| v * magnitude)
+                .collect();
+            let normal: Vec<f32> = tiny.iter().map(|v| v * factor).collect();
+            let fast = kernel_product(&w, &VectorSet::rows(&tiny, 1, cols).unwrap()).unwrap();
+            let scaled = kernel_product(&w, &VectorSet::rows(&normal, 1, cols).unwrap()).unwrap();
+            for (&value, &reference) in fast.iter().zip(&scaled) {
+                let expected = f64::from(reference) / f64::from(factor);
+                let error = (f64::from(value) - expected).abs();
+                let allowed = expected.abs() * 2.0 * UNIT_ROUNDOFF
+                    + f64::from(f32::MIN_POSITIVE) * 2f64.powi(-23);
+                let context =
+                    format!("{name} entries {magnitude:e}: {value:e} against {expected:e}");
+                assert!(error <= allowed, "{context}");
+            }
+        }
+    }
+}
+
 #[test]
 fn empty_shapes() {
     for (name, _) in PATH_PRESETS {
@@ -1067,7 +1165,7 @@ fn empty_shapes() {
         let w = matrix.view();
         let x = VectorSet::rows(&[], 0, 16).unwrap();
         assert_eq!(kernel_product(&w, &x), Ok(vec![]), "{name} no vectors");
-        let lens = BufferLens::new(&w, 0).unwrap();
+        let lens = BufferLengths::new(&w, 0).unwrap();
         let mut floats = vec![0.0f32; lens.floats];
         let mut bytes = vec![0i8; lens.bytes];
         let activations = Activations::prepare(&w, &x, &mut floats, &mut bytes).unwrap();
@@ -1129,7 +1227,7 @@ fn corrupt_code_words_are_rejected() {
                 }
 
                 // The same word in a coded activation vector.
-                let lens = BufferLens::new(&clean, rows).unwrap();
+                let lens = BufferLengths::new(&clean, rows).unwrap();
                 let mut floats = vec![0.0f32; lens.floats];
                 let mut activation_bytes = vec![0i8; lens.bytes];
                 assert_eq!(

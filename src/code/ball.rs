@@ -138,6 +138,7 @@ pub fn ball_doubled(index: u16) -> [i8; 8] {
 
 /// Returns the doubled absolute values of pattern `pattern` (below
 /// [`BALL_PATTERNS`]) as the bytes of a little-endian word.
+#[inline]
 pub(crate) fn pattern_word(pattern: usize) -> u64 {
     u64::from_le_bytes(PATTERNS[pattern % BALL_PATTERNS])
 }

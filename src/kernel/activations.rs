@@ -11,14 +11,14 @@ use crate::quant::{GROUP_LEN, QuantizedMatrixRef, Rotation, VectorSet};
 /// The buffer lengths that [`Activations::prepare`] needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct BufferLens {
+pub struct BufferLengths {
     /// Values of the `f32` buffer.
     pub floats: usize,
     /// Values of the `i8` buffer (0 unless the kernel takes `i8` input).
     pub bytes: usize,
 }
 
-impl BufferLens {
+impl BufferLengths {
     /// Returns the lengths for `batch` activation vectors against `w`.
     ///
     /// # Errors
@@ -30,9 +30,10 @@ impl BufferLens {
             vector_count: batch,
         };
         let per_vector = Shape::of(w).per_vector();
+        // Each vector also has its mean and its power-of-two exponent.
         let floats = per_vector
             .floats
-            .checked_add(1)
+            .checked_add(2)
             .and_then(|values| values.checked_mul(batch))
             .and_then(|values| values.checked_add(w.coded_len()))
             .ok_or(too_large)?;
@@ -58,20 +59,20 @@ impl Shape {
 
     /// Values per vector: block scales and `i8` values for `Nibble`, lane
     /// tiles for `E8Lanes`, the rotated vector for `Groups`.
-    fn per_vector(self) -> BufferLens {
+    fn per_vector(self) -> BufferLengths {
         match self.path {
             KernelPath::Nibble | KernelPath::Ball => {
                 let blocks = self.coded_len.div_ceil(BLOCK);
-                BufferLens {
+                BufferLengths {
                     floats: blocks,
                     bytes: blocks * BLOCK,
                 }
             }
-            KernelPath::E8Lanes => BufferLens {
+            KernelPath::E8Lanes => BufferLengths {
                 floats: self.coded_len.div_ceil(GROUP_LEN * LANES) * TILE_VALUES,
                 bytes: 0,
             },
-            KernelPath::Groups => BufferLens {
+            KernelPath::Groups => BufferLengths {
                 floats: self.coded_len,
                 bytes: 0,
             },
@@ -89,19 +90,21 @@ pub struct Activations<'a> {
     rotation: Rotation,
     removes_mean: bool,
     means: &'a [f32],
+    exponents: &'a [f32],
     values: &'a [f32],
     bytes: &'a [i8],
 }
 
 impl<'a> Activations<'a> {
     /// Prepares the vectors of `x` for products with `w`. `floats` and
-    /// `bytes` need at least the lengths of [`BufferLens::new`].
+    /// `bytes` need at least the lengths of [`BufferLengths::new`].
     ///
     /// # Errors
     ///
-    /// [`Error::LengthMismatch`] or [`Error::RotationMismatch`] unless the
-    /// vectors have the length of `w`, [`Error::ScratchTooSmall`] for a short
-    /// buffer, [`Error::NonFiniteEntry`] for NaN or infinity in `x`, and
+    /// [`Error::LengthMismatch`] unless the vectors have the length of `w`,
+    /// [`Error::ScratchTooSmall`] for a short `floats` buffer,
+    /// [`Error::BufferTooSmall`] for a short `bytes` buffer,
+    /// [`Error::NonFiniteEntry`] for NaN or infinity in `x`, and
     /// [`Error::NormOverflow`] for a vector whose centering or rotation
     /// overflows `f32`.
     pub fn prepare(
@@ -122,8 +125,9 @@ impl<'a> Activations<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Self::prepare`], [`Error::MeanRemovalMismatch`] when only one
-    /// operand had its means removed, and [`Error::InvalidCodeWord`] for a
+    /// As [`Self::prepare`], [`Error::RotationMismatch`] when the operands
+    /// were rotated by different maps, [`Error::MeanRemovalMismatch`] when
+    /// only one had its means removed, and [`Error::InvalidCodeWord`] for a
     /// corrupt code word of `x`.
     pub fn prepare_coded(
         w: &QuantizedMatrixRef<'_>,
@@ -168,12 +172,26 @@ impl<'a> Activations<'a> {
         self.means
     }
 
+    /// Returns the exponent `e` of each vector: the kernels see the
+    /// vector times `2^-e`, and their sums must be multiplied by `2^e`.
+    pub(crate) fn exponents(&self) -> &'a [f32] {
+        self.exponents
+    }
+
     /// Checks that these activations were prepared for `w`'s shape, rotation,
     /// mean setting and kernel.
     pub(crate) fn check_matrix(&self, w: &QuantizedMatrixRef<'_>) -> Result<(), Error> {
-        check_rotation(w, self.vector_len, &self.rotation)?;
-        if w.removes_mean() != self.removes_mean {
-            return Err(Error::MeanRemovalMismatch);
+        let setting = if w.vector_len() != self.vector_len {
+            Some("vector length")
+        } else if *w.rotation() != self.rotation {
+            Some("rotation")
+        } else if w.removes_mean() != self.removes_mean {
+            Some("mean-removal setting")
+        } else {
+            None
+        };
+        if let Some(setting) = setting {
+            return Err(Error::ActivationsMismatch { setting });
         }
         if KernelPath::of(w) != self.path {
             return Err(Error::KernelMismatch {
@@ -194,17 +212,21 @@ impl<'a> Activations<'a> {
         mut rotate: impl FnMut(usize, &mut [f32]) -> Result<f32, Error>,
     ) -> Result<Self, Error> {
         let shape = Shape::of(w);
-        let lens = BufferLens::new(w, batch)?;
-        let floats = take(floats, lens.floats)?;
-        let bytes = take(bytes, lens.bytes)?;
+        let lens = BufferLengths::new(w, batch)?;
+        let floats = take(floats, lens.floats)
+            .map_err(|(needed, actual)| Error::ScratchTooSmall { needed, actual })?;
+        let bytes = take(bytes, lens.bytes)
+            .map_err(|(needed, actual)| Error::BufferTooSmall { needed, actual })?;
         let per_vector = shape.per_vector();
         let step = weight_step(w);
 
         let (means, rest) = floats.split_at_mut(batch);
+        let (exponents, rest) = rest.split_at_mut(batch);
         let (values, work) = rest.split_at_mut(per_vector.floats * batch);
         for j in 0..batch {
             let vector = &mut work[..shape.coded_len];
             means[j] = rotate(j, vector)?;
+            exponents[j] = normalize(vector) as f32;
             let out = &mut values[j * per_vector.floats..(j + 1) * per_vector.floats];
             let out_bytes = &mut bytes[j * per_vector.bytes..(j + 1) * per_vector.bytes];
             lay_out(shape.path, step, vector, out, out_bytes);
@@ -217,18 +239,38 @@ impl<'a> Activations<'a> {
             rotation: *w.rotation(),
             removes_mean: w.removes_mean(),
             means,
+            exponents,
             values,
             bytes,
         })
     }
 }
 
-/// Returns the first `needed` values of a caller buffer.
-fn take<T>(buffer: &mut [T], needed: usize) -> Result<&mut [T], Error> {
+/// Scales `vector` by a power of two so that its largest magnitude lies in
+/// `[0.5, 1)`, and returns the exponent `e` of the factor `2^-e` (0 for a
+/// zero vector). The scaling is exact except for entries that become
+/// subnormal, below `2^-126` of the largest. The kernels' sums then stay
+/// far from the `f32` range at both ends: they cannot overflow, and the
+/// `i8` block scales of a subnormal vector do not underflow.
+fn normalize(vector: &mut [f32]) -> i32 {
+    let largest = vector
+        .iter()
+        .fold(0.0f32, |acc, value| acc.max(value.abs()));
+    if largest == 0.0 {
+        return 0;
+    }
+    let (_, exponent) = libm::frexpf(largest);
+    for value in vector.iter_mut() {
+        *value = libm::scalbnf(*value, -exponent);
+    }
+    exponent
+}
+
+/// Returns the first `needed` values of a caller buffer, or the needed and
+/// actual lengths when it is shorter.
+fn take<T>(buffer: &mut [T], needed: usize) -> Result<&mut [T], (usize, usize)> {
     let actual = buffer.len();
-    buffer
-        .get_mut(..needed)
-        .ok_or(Error::ScratchTooSmall { needed, actual })
+    buffer.get_mut(..needed).ok_or((needed, actual))
 }
 
 /// Writes one rotated vector in the layout of `path`; `step` is the value

@@ -6,7 +6,7 @@
 //!
 //! 1. The code word `w < k q^8` is divided by `k` (the remainder is the
 //!    scale id) and the quotient by `q^4`, in `u32` lanes with
-//!    multiply-high division ([`Divisor32`]). Each half holds four digits
+//!    multiply-high division ([`Divisor32`]). Each half has four digits
 //!    below `q^4 < 2^15`, which `i16` lanes peel off ([`Divisor16`]).
 //! 2. `u = G c + 2 e1` in integer representation (twice the coordinates):
 //!    the fine point with the deep-hole shift.
@@ -314,7 +314,8 @@ impl E8Decoder {
     }
 }
 
-/// What the two D8 candidates need from the residuals `t`.
+/// The residuals `t` with the sums and extremes of `|t|` that both D8
+/// candidates need.
 #[derive(Default)]
 struct ResidualStats {
     t: [i16x16; 8],

@@ -1,9 +1,10 @@
 //! The `Nibble` and `Ball` kernels: `i8` weights against `i8` activations.
 //!
-//! The activations are rounded to `i8` per block of 32 coordinates with the
+//! The activations, already scaled so that their largest magnitude lies in
+//! `[0.5, 1)`, are rounded to `i8` per block of 32 coordinates with the
 //! scale `max|x| / 127`. The step of the weights' integers is folded into
 //! that scale ([`weight_step`]), so that the sums are unit-scale group
-//! products and overflow only where the reference product does. Per format:
+//! products. Per format:
 //!
 //! - `Nibble` (`lloyd-4`): a row's digits are packed two per byte, the even
 //!   coordinate in the low half. Each digit selects one of 16 levels,
@@ -35,7 +36,7 @@ pub(crate) const BALL_BLOCK_BYTES: usize = 2 * BLOCK / GROUP_LEN;
 /// Largest magnitude of a table entry or an activation.
 const I8_LIMIT: f32 = 127.0;
 
-/// The 16 levels of the 4-bit Gaussian Lloyd-Max code, as `i8`.
+/// Returns the 16 levels of the 4-bit Gaussian Lloyd-Max code as `i8`.
 pub(crate) fn level_table() -> [i8; 16] {
     let levels = gaussian_levels();
     let largest = levels[15];
@@ -60,7 +61,8 @@ fn gaussian_levels() -> [f32; 16] {
 /// and returns the scale: `out[i] * scale` approximates `block[i]`.
 ///
 /// A block whose largest magnitude is below `127 * 2^-149` has a zero scale
-/// and reads as zero.
+/// and reads as zero. The vector was scaled to a largest entry of at least
+/// 0.5, so only blocks below `2^-142` of it are lost.
 pub(crate) fn quantize_block(block: &[f32], out: &mut [i8]) -> f32 {
     out.fill(0);
     let largest = block.iter().fold(0.0f32, |acc, value| acc.max(value.abs()));
@@ -161,13 +163,24 @@ const fn sign_masks() -> [u64; 256] {
 /// The signed sum is a multiple of 4. A negated odd `a` changes the sum by
 /// `2a = 2 mod 4`, so the last weight is negative exactly when half the sum
 /// of the magnitudes plus the number of the other negative weights is odd.
+#[inline]
 pub(crate) fn ball_weights(index: u16) -> (u64, u64) {
     let magnitudes = pattern_word(usize::from(index & 0x1ff));
-    // The bytes sum to at most 56, so the top byte of the product holds it.
+    // The bytes sum to at most 56, so the top byte of the product is that
+    // sum.
     let magnitude_sum = magnitudes.wrapping_mul(0x0101_0101_0101_0101) >> 56;
     let signs = u64::from(index >> 9);
-    let last = ((magnitude_sum >> 1) + u64::from(signs.count_ones())) & 1;
+    let last = ((magnitude_sum >> 1) ^ parity(signs)) & 1;
     (magnitudes, SIGN_MASKS[(signs | last << 7) as usize])
+}
+
+/// Returns the parity of the low 8 bits of `bits`, without a population
+/// count instruction, which the baseline x86-64 target lacks. The two
+/// nibbles are folded together, and bit `n` of 0x6996 is the parity of `n`.
+#[inline]
+fn parity(bits: u64) -> u64 {
+    let folded = (bits ^ (bits >> 4)) & 0xf;
+    (0x6996 >> folded) & 1
 }
 
 /// An implementation of the kernel's inner loop.
@@ -242,6 +255,9 @@ pub(crate) struct RowInput<'a> {
     pub(crate) format: Format,
     /// The row's code bytes.
     pub(crate) packed: &'a [u8],
+    /// The code bytes from the row's start to the end of the matrix, for
+    /// prefetching across rows.
+    pub(crate) following: &'a [u8],
     /// Block scales, `blocks` per column.
     pub(crate) scales: &'a [f32],
     /// `i8` activations, `32 * blocks` per column.
@@ -331,6 +347,7 @@ pub(crate) fn run_rows(
         let input = RowInput {
             format,
             packed: &codes[start..start + row_bytes],
+            following: &codes[start..],
             scales: activations.values(),
             x: activations.bytes(),
             blocks,
@@ -400,6 +417,7 @@ mod tests {
             RowInput {
                 format,
                 packed: &self.packed,
+                following: &self.packed,
                 scales: &self.scales,
                 x: &self.x,
                 blocks: self.blocks,

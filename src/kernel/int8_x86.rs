@@ -65,6 +65,10 @@ fn accumulate_row(
     let full = row.full_blocks();
     let mut block = 0;
     while block + 2 <= full {
+        prefetch(
+            row.following,
+            (block + PREFETCH_BLOCKS) * row.format.block_bytes(),
+        );
         let first = operands(row.packed_block(block));
         let second = operands(row.packed_block(block + 1));
         for (offset, (even_sum, odd_sum)) in even.iter_mut().zip(&mut odd).enumerate().take(count) {
@@ -84,6 +88,23 @@ fn accumulate_row(
     for (offset, value) in out.iter_mut().enumerate().take(count) {
         let sums = _mm256_add_ps(even[offset], odd[offset]);
         *value = horizontal_sum(sums) + row.tail(columns.start + offset);
+    }
+}
+
+/// Blocks between the one being multiplied and the one being prefetched:
+/// 2 KiB of nibble codes ahead. On an 11008 x 4096 `lloyd-4` matrix read
+/// from memory, prefetching 32, 64 and 128 blocks ahead gave 4.99, 3.77
+/// and 3.59 ms per product against 9.06 ms without.
+const PREFETCH_BLOCKS: usize = 128;
+
+/// Asks the CPU to fetch the cache line at `codes[offset]` ahead of its
+/// use; nothing past the end. The codes of a matrix stream from memory once
+/// per product, and without these hints the product measured above took
+/// 2.5 times as long.
+#[target_feature(enable = "avx2,fma")]
+fn prefetch(codes: &[u8], offset: usize) {
+    if let Some(byte) = codes.get(offset) {
+        _mm_prefetch::<_MM_HINT_T0>(core::ptr::from_ref(byte).cast());
     }
 }
 

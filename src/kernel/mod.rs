@@ -6,8 +6,9 @@
 //! laid out for the kernel that the preset of `W` selects ([`KernelPath`]).
 //! [`matmul_rows`] then computes any range of output rows, so a caller can
 //! split one product over threads; the core itself never starts a thread.
-//! Each weight group is decoded once per row and used against up to
-//! [`COLUMN_TILE`] activation vectors before the next group is read.
+//! Each weight group is decoded once per row and per tile of
+//! [`COLUMN_TILE`] activation vectors, and used against the whole tile
+//! before the next group is read.
 //!
 //! # Kernels and activation paths
 //!
@@ -42,6 +43,15 @@
 //!   weights equal [`crate::code::ball_doubled`] for all 65536 indices.
 //! - `E8Lanes`: the decoded lattice point of each group equals
 //!   [`crate::code::VoronoiCode::decode_point`].
+//!
+//! Each activation vector is scaled by a power of two so that its largest
+//! magnitude lies in `[0.5, 1)`, and the results are scaled back in `f64`
+//! with the mean term. The kernels' sums therefore never overflow: a result
+//! beyond the `f32` range is infinite, never NaN, and subnormal activations
+//! keep their relative precision. Because the mean term is computed in
+//! `f64`, the kernels also accept activations whose mean term `n mu_x`
+//! overflows `f32`, which [`crate::product`] rejects with
+//! [`Error::NormOverflow`].
 //!
 //! The float part (sums of the scaled block or group products) is added in a
 //! different order on each backend. Each result differs from the scalar
@@ -98,7 +108,7 @@ mod int8_neon;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod int8_x86;
 
-pub use activations::{Activations, BufferLens};
+pub use activations::{Activations, BufferLengths};
 
 use core::ops::Range;
 
@@ -108,9 +118,10 @@ use crate::quant::{Family, LatticeKind, QuantizedMatrixRef, VectorSet};
 /// Activation vectors that share each decoded weight group.
 pub const COLUMN_TILE: usize = 8;
 
-/// The kernel that a coded matrix selects.
+/// The kernel that a coded matrix selects. More kernels may be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum KernelPath {
     /// 4-bit Lloyd-Max digits against `i8` activations.
     Nibble,
@@ -150,8 +161,9 @@ impl KernelPath {
     }
 }
 
-/// Returns the SIMD backend that `path` runs on this machine, such as
-/// `avx2`, `neon`, `sse2` or `portable`.
+/// Returns the SIMD backend that `path` runs, such as `avx2`, `neon`,
+/// `sse2` or `portable`: detected on this machine for the `i8` paths under
+/// `std`, fixed by the build's target features for `E8Lanes`.
 pub fn backend(path: KernelPath) -> &'static str {
     match path {
         KernelPath::Nibble | KernelPath::Ball => int8::backend_name(),
@@ -165,12 +177,12 @@ pub fn backend(path: KernelPath) -> &'static str {
 ///
 /// # Errors
 ///
-/// [`Error::RotationMismatch`], [`Error::LengthMismatch`] or
-/// [`Error::MeanRemovalMismatch`] when `activations` were prepared for a
-/// matrix of another shape or setting, [`Error::InvalidVectorIndex`] for a
-/// range past the last row, [`Error::LengthMismatch`] unless `out` has
-/// `rows.len() * batch` values, and [`Error::InvalidCodeWord`] for a corrupt
-/// code word.
+/// [`Error::ActivationsMismatch`] when `activations` were prepared for a
+/// matrix of another vector length, rotation or mean-removal setting,
+/// [`Error::KernelMismatch`] when they were laid out for another kernel,
+/// [`Error::InvalidRowRange`] for a reversed range or one past the last
+/// row, [`Error::LengthMismatch`] unless `out` has `rows.len() * batch`
+/// values, and [`Error::InvalidCodeWord`] for a corrupt code word.
 pub fn matmul_rows(
     w: &QuantizedMatrixRef<'_>,
     activations: &Activations<'_>,
@@ -201,7 +213,7 @@ pub fn matmul_rows(
 }
 
 /// Computes `y = W x` with the kernel of `w`. `floats` and `bytes` need the
-/// lengths of [`BufferLens::new`]`(w, 1)`.
+/// lengths of [`BufferLengths::new`]`(w, 1)`.
 ///
 /// # Errors
 ///
@@ -221,17 +233,18 @@ pub fn matvec(
 /// Rejects a row range that is reversed or ends past the last row.
 fn check_rows(w: &QuantizedMatrixRef<'_>, rows: &Range<usize>) -> Result<(), Error> {
     if rows.start > rows.end || rows.end > w.vector_count() {
-        return Err(Error::InvalidVectorIndex {
-            index: rows.end.max(rows.start),
-            count: w.vector_count(),
+        return Err(Error::InvalidRowRange {
+            start: rows.start,
+            end: rows.end,
+            rows: w.vector_count(),
         });
     }
     Ok(())
 }
 
-/// Scales each row's unit-scale sums by its norm and gain and adds the mean
-/// term
-/// `n mu_w mu_x`, combining in `f64` as [`crate::product`] does.
+/// Scales each row's unit-scale sums by its norm and gain and by the power
+/// of two of each activation vector, and adds the mean term `n mu_w mu_x`,
+/// combining in `f64`.
 fn add_means(
     w: &QuantizedMatrixRef<'_>,
     activations: &Activations<'_>,
@@ -239,11 +252,21 @@ fn add_means(
     out: &mut [f32],
 ) -> Result<(), Error> {
     let len = w.vector_len() as f64;
+    let mut factors = [0.0f64; COLUMN_TILE];
     for (row, values) in rows.zip(out.chunks_exact_mut(activations.batch())) {
         let scale = f64::from(w.group_scale(row)?);
         let mean_term = len * f64::from(w.vector_mean(row)?);
-        for (value, &mean) in values.iter_mut().zip(activations.means()) {
-            *value = (scale * f64::from(*value) + mean_term * f64::from(mean)) as f32;
+        let columns = values
+            .chunks_mut(COLUMN_TILE)
+            .zip(activations.means().chunks(COLUMN_TILE))
+            .zip(activations.exponents().chunks(COLUMN_TILE));
+        for ((values, means), exponents) in columns {
+            for (factor, &exponent) in factors.iter_mut().zip(exponents) {
+                *factor = scale * libm::ldexp(1.0, exponent as i32);
+            }
+            for ((value, &mean), &factor) in values.iter_mut().zip(means).zip(&factors) {
+                *value = (factor * f64::from(*value) + mean_term * f64::from(mean)) as f32;
+            }
         }
     }
     Ok(())

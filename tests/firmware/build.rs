@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use nestlat::kernel::{self, BufferLens};
+use nestlat::kernel::{self, BufferLengths};
 use nestlat::product::{matvec, matvec_coded, scratch_len};
 use nestlat::quant::{Preset, QuantizedMatrix, QuantizerConfig, VectorSet};
 
@@ -77,7 +77,7 @@ fn write_case(source: &mut String, index: usize, name: &str, weights: &[f32], in
     let (w_view, x_view) = (w.view(), x.view());
 
     let mut scratch = vec![0.0f32; scratch_len(w_view.coded_len(), 1)];
-    let lens = BufferLens::new(&w_view, 1).unwrap();
+    let lens = BufferLengths::new(&w_view, 1).unwrap();
     let (mut floats, mut bytes) = (vec![0.0f32; lens.floats], vec![0i8; lens.bytes]);
     let mut dense = Vec::new();
     let mut coded = Vec::new();

@@ -5,7 +5,7 @@ use std::error::Error;
 use std::hint::black_box;
 use std::time::Instant;
 
-use nestlat::kernel::{self, Activations, BufferLens, KernelPath};
+use nestlat::kernel::{self, Activations, BufferLengths, KernelPath};
 use nestlat::quant::{Preset, QuantizedMatrix, QuantizerConfig, VectorSet};
 
 use crate::report::{Format, Measurement};
@@ -42,7 +42,7 @@ fn measure(case: &Case<'_>, preset_name: &str) -> Result<Measurement, Box<dyn Er
 
     let view = coded.view();
     let path = KernelPath::of(&view);
-    let lens = BufferLens::new(&view, 1)?;
+    let lens = BufferLengths::new(&view, 1)?;
     let mut floats = vec![0.0f32; lens.floats];
     let mut bytes = vec![0i8; lens.bytes];
     let x = VectorSet::rows(case.x, 1, cols)?;
@@ -56,8 +56,8 @@ fn measure(case: &Case<'_>, preset_name: &str) -> Result<Measurement, Box<dyn Er
     let threads = process_threads();
 
     let activations = match path {
-        KernelPath::Nibble => "i8",
-        KernelPath::E8Lanes | KernelPath::Groups => "f32",
+        KernelPath::Nibble | KernelPath::Ball => "i8",
+        _ => "f32",
     };
     Ok(Measurement {
         library: "nestlat",

@@ -49,7 +49,7 @@ include!(concat!(env!("OUT_DIR"), "/cases.rs"));
 const SCRATCH_LEN: usize = COLS + 1;
 
 /// Buffers of the fast kernel for a width of 384: at most the transposed
-/// or rotated vector, the padded vector and one mean (`BufferLens`).
+/// or rotated vector, the padded vector and one mean (`BufferLengths`).
 const KERNEL_FLOATS: usize = 2 * COLS + 1;
 const KERNEL_BYTES: usize = COLS;
 
