@@ -111,3 +111,90 @@ fn plot_writes_svg_with_gamma() {
         "stdout names the file: {stdout}"
     );
 }
+
+#[test]
+fn bench_json_has_every_key() {
+    let output = nestlat(&[
+        "bench",
+        "--shapes",
+        "16x72",
+        "--presets",
+        "lloyd-4,e8b-2,e8-4,z-4",
+        "--batch",
+        "1,3",
+        "--repeats",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let reports: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        reports.len(),
+        8,
+        "one object per preset and batch: {stdout}"
+    );
+    for report in &reports {
+        for key in [
+            "kernel",
+            "rows",
+            "cols",
+            "batch",
+            "bits_stored",
+            "ns_per_product",
+            "gweights_per_s",
+            "f32_ns_per_product",
+            "ratio_vs_f32",
+        ] {
+            assert!(report.get(key).is_some(), "key {key} missing in {report}");
+        }
+        assert_eq!(report["rows"], 16);
+        assert_eq!(report["cols"], 72);
+        assert!(report["ns_per_product"].as_f64().unwrap() > 0.0);
+    }
+    let kernels: Vec<&str> = reports
+        .iter()
+        .map(|report| report["kernel"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kernels,
+        [
+            "lloyd-4/nibble-i8",
+            "lloyd-4/nibble-i8",
+            "e8b-2/ball-i8",
+            "e8b-2/ball-i8",
+            "e8-4/e8-lanes",
+            "e8-4/e8-lanes",
+            "z-4/groups-f32",
+            "z-4/groups-f32"
+        ]
+    );
+}
+
+#[test]
+fn bench_rejects_bad_options() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--shapes", "0x5"], "rows"),
+        (&["--shapes", "10"], "ROWSxCOLS"),
+        (&["--batch", "0"], "batch \"0\""),
+        (&["--repeats", "0"], "--repeats 0"),
+        (&["--threads", "100000"], "--threads 100000"),
+    ];
+    for (options, expected) in cases {
+        let mut args = vec!["bench"];
+        args.extend_from_slice(options);
+        let output = nestlat(&args);
+        assert!(!output.status.success(), "{options:?} succeeded");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(expected), "{options:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{options:?} printed a table");
+    }
+}

@@ -1,10 +1,10 @@
 //! `nestlat bench`: the speed of the product kernels against a plain `f32`
-//! matrix-vector product on the same matrix, measured in one run.
+//! product of the same matrix, measured in one run.
 
 use std::io::{self, Write};
 use std::time::Instant;
 
-use nestlat::kernel::{self, Activations, BufferLens, KernelPath};
+use nestlat::kernel::{self, Activations, BufferLengths, KernelPath};
 use nestlat::quant::{Preset, QuantizedMatrix, QuantizerConfig, VectorSet};
 use nestlat::rng::SplitMix64;
 use rayon::prelude::*;
@@ -15,6 +15,12 @@ use super::Failure;
 
 /// Largest matrix the command builds, in entries (1 GiB of `f32`).
 const MAX_ENTRIES: usize = 1 << 28;
+
+/// Most threads one product may be split over.
+const MAX_THREADS: usize = 256;
+
+/// Most timed repetitions of one product.
+const MAX_REPEATS: usize = 10_000;
 
 /// Options of `nestlat bench`.
 #[derive(clap::Args)]
@@ -28,10 +34,13 @@ pub struct Args {
     /// Activation vectors per product, comma separated.
     #[arg(long, default_value = "1,8")]
     batch: String,
-    /// Threads that split the rows of each product (1 measures one core).
+    /// Threads that split the rows of each product, 1 to 256 (1 measures one
+    /// core).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Timed repetitions of each product; the median is reported.
+    /// Timed repetitions of each product, 1 to 10000; the median is
+    /// reported. The f32 product and the kernel alternate, so a change of
+    /// load moves both.
     #[arg(long, default_value_t = 15)]
     repeats: usize,
     /// Print one JSON object per measurement instead of a table.
@@ -39,7 +48,8 @@ pub struct Args {
     json: bool,
 }
 
-/// One measurement, as `--json` prints it.
+/// One measurement, as `--json` prints it. Weights per second count
+/// multiply-adds: rows times columns times batch.
 #[derive(Serialize)]
 struct Measurement {
     kernel: String,
@@ -62,10 +72,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let presets = parse_presets(&args.presets)?;
     let shapes = parse_list(&args.shapes, "shape", parse_shape)?;
     let batches = parse_list(&args.batch, "batch", parse_count)?;
-    if args.repeats == 0 || args.threads == 0 {
-        return Err(Failure::Message(
-            "--repeats and --threads must be at least 1".into(),
-        ));
+    check_range("--repeats", args.repeats, MAX_REPEATS)?;
+    check_range("--threads", args.threads, MAX_THREADS)?;
+    for &(rows, cols) in &shapes {
+        for &batch in &batches {
+            check_batch(rows, cols, batch)?;
+        }
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
@@ -83,11 +95,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         for &preset in &presets {
             let (coded, encode) = quantize_timed(&weights, rows, cols, preset)?;
             for &batch in &batches {
-                check_batch(rows, cols, batch)?;
                 let x = gaussian(batch * cols, 2);
-                let f32_ns =
-                    pool.install(|| time_dense(&weights, rows, cols, &x, batch, args.repeats));
-                let ns = pool.install(|| time_kernel(&coded, &x, batch, args))?;
+                let (ns, f32_ns) = pool.install(|| time_both(&coded, &weights, &x, batch, args))?;
                 let measurement = measure(
                     &coded,
                     preset,
@@ -173,24 +182,26 @@ fn write_measurement(out: &mut impl Write, m: &Measurement, json: bool) -> Resul
     Ok(())
 }
 
-/// Returns the median time of one kernel product (activation preparation
-/// included), in nanoseconds.
-fn time_kernel(
+/// Returns the median times, in nanoseconds, of one kernel product
+/// (activation preparation included) and of the `f32` product `W X`, timed
+/// in turn on the same rows split over the current thread pool.
+fn time_both(
     coded: &QuantizedMatrix,
+    weights: &[f32],
     x: &[f32],
     batch: usize,
     args: &Args,
-) -> Result<f64, Failure> {
+) -> Result<(f64, f64), Failure> {
     let w = coded.view();
-    let cols = w.vector_len();
-    let lens = BufferLens::new(&w, batch)?;
+    let (rows, cols) = (w.vector_count(), w.vector_len());
+    let lens = BufferLengths::new(&w, batch)?;
     let mut floats = vec![0.0f32; lens.floats];
     let mut bytes = vec![0i8; lens.bytes];
-    let mut out = vec![0.0f32; w.vector_count() * batch];
+    let mut out = vec![0.0f32; rows * batch];
     let vectors = VectorSet::rows(x, batch, cols)?;
-    let rows_per_task = w.vector_count().div_ceil(args.threads);
+    let rows_per_task = rows.div_ceil(args.threads);
 
-    let mut product = || -> Result<(), nestlat::Error> {
+    let mut kernel_product = || -> Result<(), nestlat::Error> {
         let activations = Activations::prepare(&w, &vectors, &mut floats, &mut bytes)?;
         out.par_chunks_mut(rows_per_task * batch)
             .enumerate()
@@ -199,30 +210,10 @@ fn time_kernel(
                 kernel::matmul_rows(&w, &activations, start..start + chunk.len() / batch, chunk)
             })
     };
-    product()?;
-    let mut times = Vec::with_capacity(args.repeats);
-    for _ in 0..args.repeats {
-        let start = Instant::now();
-        product()?;
-        times.push(start.elapsed().as_nanos() as f64);
-    }
-    Ok(median(&mut times))
-}
-
-/// Returns the median time of the `f32` product `W X` in nanoseconds.
-fn time_dense(
-    weights: &[f32],
-    rows: usize,
-    cols: usize,
-    x: &[f32],
-    batch: usize,
-    repeats: usize,
-) -> f64 {
-    let threads = rayon::current_num_threads();
-    let rows_per_task = rows.div_ceil(threads);
-    let mut out = vec![0.0f32; rows * batch];
-    let mut product = || {
-        out.par_chunks_mut(rows_per_task * batch)
+    let mut dense_out = vec![0.0f32; rows * batch];
+    let mut dense_product = || {
+        dense_out
+            .par_chunks_mut(rows_per_task * batch)
             .enumerate()
             .for_each(|(task, chunk)| {
                 let first = task * rows_per_task;
@@ -233,17 +224,23 @@ fn time_dense(
                     }
                 }
             });
-        std::hint::black_box(&out);
+        std::hint::black_box(&dense_out);
     };
-    product();
-    let mut times: Vec<f64> = (0..repeats)
-        .map(|_| {
-            let start = Instant::now();
-            product();
-            start.elapsed().as_nanos() as f64
-        })
-        .collect();
-    median(&mut times)
+
+    kernel_product()?;
+    dense_product();
+    let mut kernel_times = Vec::with_capacity(args.repeats);
+    let mut dense_times = Vec::with_capacity(args.repeats);
+    for _ in 0..args.repeats {
+        let start = Instant::now();
+        kernel_product()?;
+        kernel_times.push(start.elapsed().as_nanos() as f64);
+
+        let start = Instant::now();
+        dense_product();
+        dense_times.push(start.elapsed().as_nanos() as f64);
+    }
+    Ok((median(&mut kernel_times), median(&mut dense_times)))
 }
 
 /// Returns the dot product of two `f32` slices with four `f32x8`
@@ -320,10 +317,11 @@ fn parse_list<T>(
 /// Parses `ROWSxCOLS` with both sizes at least 1 and at most
 /// [`MAX_ENTRIES`] entries in all.
 fn parse_shape(text: &str) -> Result<(usize, usize), String> {
-    let hint = "write ROWSxCOLS, such as 4096x4096".to_string();
-    let (rows, cols) = text.split_once('x').ok_or_else(|| hint.clone())?;
-    let rows = parse_count(rows).map_err(|_| hint.clone())?;
-    let cols = parse_count(cols).map_err(|_| hint.clone())?;
+    let (rows, cols) = text
+        .split_once('x')
+        .ok_or_else(|| "write ROWSxCOLS, such as 4096x4096".to_string())?;
+    let rows = parse_count(rows).map_err(|hint| format!("rows: {hint}"))?;
+    let cols = parse_count(cols).map_err(|hint| format!("columns: {hint}"))?;
     match rows.checked_mul(cols) {
         Some(entries) if entries <= MAX_ENTRIES => Ok((rows, cols)),
         _ => Err(format!("use at most {MAX_ENTRIES} entries")),
@@ -335,6 +333,17 @@ fn parse_count(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(count) if count >= 1 => Ok(count),
         _ => Err("write a whole number of at least 1".into()),
+    }
+}
+
+/// Rejects a count outside `1..=largest` for option `option`.
+fn check_range(option: &str, value: usize, largest: usize) -> Result<(), Failure> {
+    if (1..=largest).contains(&value) {
+        Ok(())
+    } else {
+        Err(Failure::Message(format!(
+            "{option} {value} is invalid; use 1 to {largest}"
+        )))
     }
 }
 

@@ -29,8 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Time the product kernels against a plain f32 matrix-vector product
-    /// on Gaussian matrices, with one or more threads.
+    /// Time the product kernels against a plain f32 product of the same
+    /// Gaussian matrix, with one or more threads.
     Bench(bench::Args),
     /// Quantize the bundled MiniLM matrices at 4, 3 and 2 bits and print
     /// their errors next to the bound and round-to-nearest baselines.
