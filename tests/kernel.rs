@@ -7,6 +7,8 @@
 //! activations to `i8`, and `Ball` its activations. [`error_bound`] derives the largest difference each
 //! path may show, and every comparison checks it.
 
+mod bundled;
+
 use std::ops::Range;
 
 use nestlat::Error;
@@ -1379,8 +1381,8 @@ fn long_e8_rows_match_reference() {
 #[test]
 fn real_minilm_matrix() {
     let (rows, cols, tokens) = (384, 384, 128);
-    let weights = load_f32("minilm_l0_attention_self_query.f32");
-    let inputs = load_f32("minilm_l0_attention_self_query_input.f32");
+    let weights = bundled::load_f32("minilm_l0_attention_self_query.f32");
+    let inputs = bundled::load_f32("minilm_l0_attention_self_query_input.f32");
     assert_eq!(weights.len(), rows * cols);
     assert_eq!(inputs.len(), tokens * cols);
     let x = VectorSet::rows(&inputs, tokens, cols).unwrap();
@@ -1388,15 +1390,6 @@ fn real_minilm_matrix() {
         let matrix = quantize(&weights, rows, cols, &QuantizerConfig::new(preset(name)));
         check_against_reference(&format!("{name} MiniLM query"), &matrix.view(), &x);
     }
-}
-
-fn load_f32(file: &str) -> Vec<f32> {
-    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("reading {path}: {error}"));
-    bytes
-        .chunks_exact(4)
-        .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
-        .collect()
 }
 
 /// Draws a preset, its settings, a shape and data, and checks the kernel

@@ -6,6 +6,8 @@
 //! baselines of the data's sidecar files, with
 //! `cargo test --release --features std --test real_data -- --nocapture`.
 
+mod bundled;
+
 use nestlat::product::{matmul_tn_f32, scratch_len};
 use nestlat::quant::{Preset, QuantizedMatrix, QuantizerConfig, VectorSet};
 
@@ -46,15 +48,6 @@ const EXPECTED: [(&str, &str, f64, f64); 10] = [
     ("minilm_l0_output_dense", "e8b-2", 10.205, 14.316),
     ("minilm_l0_output_dense", "lloyd-2", 9.295, 13.420),
 ];
-
-fn load_f32(file: &str) -> Vec<f32> {
-    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("reading {path}: {error}"));
-    bytes
-        .chunks_exact(4)
-        .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
-        .collect()
-}
 
 /// Reads a number from the sidecar JSON by its key.
 fn sidecar_value(matrix: &str, key: &str) -> f64 {
@@ -141,8 +134,8 @@ fn minilm_output_sqnr_matches_measurement() {
     );
     let mut measured = Vec::new();
     for matrix in &MATRICES {
-        let weights = load_f32(&format!("{}.f32", matrix.name));
-        let inputs = load_f32(&format!("{}_input.f32", matrix.name));
+        let weights = bundled::load_f32(&format!("{}.f32", matrix.name));
+        let inputs = bundled::load_f32(&format!("{}_input.f32", matrix.name));
         assert_eq!(weights.len(), matrix.rows * matrix.cols);
         assert_eq!(inputs.len(), matrix.tokens * matrix.cols);
 

@@ -49,8 +49,9 @@ include!(concat!(env!("OUT_DIR"), "/cases.rs"));
 const SCRATCH_LEN: usize = COLS + 1;
 
 /// Buffers of the fast kernel for a width of 384: at most the transposed
-/// or rotated vector, the padded vector and one mean (`BufferLengths`).
-const KERNEL_FLOATS: usize = 2 * COLS + 1;
+/// or rotated vector, the padded vector, one mean and one exponent
+/// (`BufferLengths`).
+const KERNEL_FLOATS: usize = 2 * COLS + 2;
 const KERNEL_BYTES: usize = COLS;
 
 #[entry]
