@@ -1067,7 +1067,7 @@ fn exact_product(w: &QuantizedMatrixRef<'_>, x: &VectorSet<'_>) -> Vec<f64> {
 fn huge_entries_never_give_nan() {
     // One entry of f32::MAX: the products of some rows lie beyond the f32
     // range and others inside it. Inside, each output must be within the
-    // bound of the f64 value (plus its rounding to f32); beyond, it must be
+    // bound of the f64 value, plus its rounding to f32. Beyond, it must be
     // infinite with the sign of the f64 value, never NaN.
     let cols = 133;
     for (name, _) in PATH_PRESETS {

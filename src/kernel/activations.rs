@@ -273,7 +273,7 @@ fn take<T>(buffer: &mut [T], needed: usize) -> Result<&mut [T], (usize, usize)> 
     buffer.get_mut(..needed).ok_or((needed, actual))
 }
 
-/// Writes one rotated vector in the layout of `path`; `step` is the value
+/// Writes one rotated vector in the layout of `path`. `step` is the value
 /// of one unit of the `i8` weights of the `Nibble` and `Ball` paths.
 fn lay_out(path: KernelPath, step: f32, vector: &[f32], out: &mut [f32], out_bytes: &mut [i8]) {
     match path {

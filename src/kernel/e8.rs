@@ -138,9 +138,9 @@ pub(crate) struct E8Decoder {
 }
 
 impl E8Decoder {
-    /// Builds the decoder of an E8 Voronoi preset; `None` for another
-    /// family, or for `q` and `k` beyond the ranges the lanes hold
-    /// (`2 <= q <= 13`, so that `q^4 < 2^15`, and `1 <= k <= 16`).
+    /// Builds the decoder of an E8 Voronoi preset. Returns `None` for another
+    /// family, and for `q` and `k` outside `2 <= q <= 13` (so that
+    /// `q^4 < 2^15`) and `1 <= k <= 16`.
     pub(crate) fn new(family: &Family) -> Option<Self> {
         let Family::Voronoi { q, scales, .. } = *family else {
             return None;

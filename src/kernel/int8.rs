@@ -13,9 +13,9 @@
 //! - `Ball` (`e8b-2`): each group is a 16-bit index of the E8 ball code,
 //!   whose codeword is exactly `beta / 2` times odd integers from -7 to 7:
 //!   the weights are these integers, and the step is `beta / 2`. An index
-//!   is 9 bits of pattern, whose doubled absolute values are one table
-//!   word, and 7 sign bits; the last sign follows from the parity rule of
-//!   [`crate::code::E8BallCode`].
+//!   is 9 bits of pattern and 7 sign bits. The doubled absolute values of a
+//!   pattern are one table word, and the last sign follows from the parity
+//!   rule of [`crate::code::E8BallCode`].
 
 use core::ops::Range;
 

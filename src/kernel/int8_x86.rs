@@ -32,7 +32,7 @@ struct Operands {
 
 /// Writes `sum_b scale_jb <row block b, x_j block b>` for each column `j`
 /// of `columns` into `out`. Each block's weights are unpacked once and
-/// multiplied by up to [`COLUMN_TILE`] columns; even and odd blocks add
+/// multiplied by up to [`COLUMN_TILE`] columns. Even and odd blocks add
 /// into separate accumulators, so that two multiply-adds are in flight.
 ///
 /// # Safety

@@ -38,7 +38,7 @@
 //! machine have:
 //!
 //! - `Nibble` and `Ball`: the `i32` dot product of each block of 32 weights
-//!   with its `i8` activations; the SIMD sum of each block is converted to
+//!   with its `i8` activations. The SIMD sum of each block is converted to
 //!   `f32` once and multiplied by the block's activation scale. The ball
 //!   weights equal [`crate::code::ball_doubled`] for all 65536 indices.
 //! - `E8Lanes`: the decoded lattice point of each group equals
@@ -177,12 +177,13 @@ pub fn backend(path: KernelPath) -> &'static str {
 ///
 /// # Errors
 ///
-/// [`Error::ActivationsMismatch`] when `activations` were prepared for a
-/// matrix of another vector length, rotation or mean-removal setting,
-/// [`Error::KernelMismatch`] when they were laid out for another kernel,
-/// [`Error::InvalidRowRange`] for a reversed range or one past the last
-/// row, [`Error::LengthMismatch`] unless `out` has `rows.len() * batch`
-/// values, and [`Error::InvalidCodeWord`] for a corrupt code word.
+/// - [`Error::ActivationsMismatch`] when `activations` were prepared for a
+///   matrix of another vector length, rotation or mean-removal setting.
+/// - [`Error::KernelMismatch`] when they were laid out for another kernel.
+/// - [`Error::InvalidRowRange`] for a reversed range or one past the last
+///   row.
+/// - [`Error::LengthMismatch`] unless `out` has `rows.len() * batch` values.
+/// - [`Error::InvalidCodeWord`] for a corrupt code word.
 pub fn matmul_rows(
     w: &QuantizedMatrixRef<'_>,
     activations: &Activations<'_>,

@@ -303,13 +303,13 @@ fn parse_presets(list: &str) -> Result<Vec<&'static Preset>, Failure> {
 /// Parses every item of a comma-separated list.
 fn parse_list<T>(
     list: &str,
-    what: &str,
+    item: &str,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Vec<T>, Failure> {
     list.split(',')
-        .map(|item| {
-            parse(item.trim())
-                .map_err(|hint| Failure::Message(format!("{what} {item:?} is invalid; {hint}")))
+        .map(|text| {
+            parse(text.trim())
+                .map_err(|hint| Failure::Message(format!("{item} {text:?} is invalid; {hint}")))
         })
         .collect()
 }
