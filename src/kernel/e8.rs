@@ -447,7 +447,8 @@ fn tile_dot(values: &[f32x16; 8], tile: &[f32]) -> f32x16 {
     dot
 }
 
-#[cfg(test)]
+// The tests build their cases in `std` vectors.
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use crate::code::VoronoiCode;

@@ -209,7 +209,7 @@ impl Backend {
     }
 
     /// Returns every backend this machine runs, for the tests.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "std"))]
     pub(crate) fn available() -> heapless::Vec<Self, 2> {
         let mut backends = heapless::Vec::new();
         let _ = backends.push(Self::Portable);
@@ -360,7 +360,8 @@ pub(crate) fn run_rows(
     Ok(())
 }
 
-#[cfg(test)]
+// The tests build their cases in `std` vectors.
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use crate::rng::SplitMix64;
