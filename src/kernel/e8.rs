@@ -53,7 +53,8 @@ pub(crate) fn backend_name() -> &'static str {
 }
 
 /// Exact division of `u32` lanes by a constant: `floor(x / d)` is
-/// `mulhi(x, magic) >> shift` for every `x <= limit`.
+/// `mulhi(x, magic) >> shift` for every `x` up to the limit given to
+/// [`magic_number`].
 #[derive(Clone, Copy, Debug)]
 struct Divisor32 {
     divisor: u32,
@@ -62,23 +63,12 @@ struct Divisor32 {
 }
 
 impl Divisor32 {
-    /// Finds the magic number for `d >= 2` and inputs up to `limit`.
-    ///
-    /// With `magic = ceil(2^(32 + s) / d)` and `excess = magic d - 2^(32 + s)
-    /// < d`, `x magic / 2^(32 + s) = x / d + x excess / (d 2^(32 + s))`. The
-    /// floor is exact when the last term stays below `1 / d`, that is when
-    /// `limit * excess < 2^(32 + s)`, which is checked here.
     fn new(divisor: u32, limit: u32) -> Option<Self> {
-        (0..32).find_map(|shift| {
-            let power = 1u128 << (32 + shift);
-            let magic = power.div_ceil(u128::from(divisor));
-            let excess = magic * u128::from(divisor) - power;
-            let exact = u128::from(limit) * excess < power;
-            (magic <= u128::from(u32::MAX) && exact).then_some(Self {
-                divisor,
-                magic: magic as u32,
-                shift,
-            })
+        let (magic, shift) = magic_number(divisor, limit, 32, u64::from(u32::MAX))?;
+        Some(Self {
+            divisor,
+            magic: magic as u32,
+            shift,
         })
     }
 
@@ -89,8 +79,27 @@ impl Divisor32 {
     }
 }
 
+/// Returns `(magic, shift)` such that `floor(x / d)` is
+/// `(x magic) >> (bits + shift)` for every `x <= limit`, with `magic` at
+/// most `largest`; `None` when no shift below `bits` gives one.
+///
+/// With `magic = ceil(2^(bits + s) / d)` and `excess = magic d -
+/// 2^(bits + s) < d`, `x magic / 2^(bits + s) = x / d + x excess / (d
+/// 2^(bits + s))`. The floor is exact when the last term stays below
+/// `1 / d`, that is when `limit * excess < 2^(bits + s)`, which is checked
+/// here.
+fn magic_number(divisor: u32, limit: u32, bits: u32, largest: u64) -> Option<(u64, u32)> {
+    (0..bits).find_map(|shift| {
+        let power = 1u128 << (bits + shift);
+        let magic = power.div_ceil(u128::from(divisor));
+        let excess = magic * u128::from(divisor) - power;
+        let exact = u128::from(limit) * excess < power;
+        (magic <= u128::from(largest) && exact).then_some((magic as u64, shift))
+    })
+}
+
 /// Exact division of non-negative `i16` lanes below 2^15 by a constant,
-/// with the same construction as [`Divisor32`] on 16-bit words.
+/// with [`magic_number`] on 16-bit words.
 #[derive(Clone, Copy, Debug)]
 struct Divisor16 {
     divisor: i16,
@@ -100,17 +109,12 @@ struct Divisor16 {
 
 impl Divisor16 {
     fn new(divisor: u32) -> Option<Self> {
-        let limit = u32::from(i16::MAX as u16);
-        (0..16).find_map(|shift| {
-            let power = 1u64 << (16 + shift);
-            let magic = power.div_ceil(u64::from(divisor));
-            let excess = magic * u64::from(divisor) - power;
-            let exact = u64::from(limit) * excess < power;
-            (magic <= i16::MAX as u64 && exact).then_some(Self {
-                divisor: divisor as i16,
-                magic: magic as i16,
-                shift,
-            })
+        let largest = i16::MAX as u16;
+        let (magic, shift) = magic_number(divisor, u32::from(largest), 16, u64::from(largest))?;
+        Some(Self {
+            divisor: i16::try_from(divisor).ok()?,
+            magic: magic as i16,
+            shift: shift as i32,
         })
     }
 
