@@ -20,7 +20,7 @@ mod report;
 #[cfg(test)]
 mod test_gguf;
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -91,12 +91,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         &scores,
         start,
     ))?;
-    for activations in &activation_codings {
-        let start = Instant::now();
-        let (_, scores) = session.evaluate(&linears, Some(activations), Some(&reference_run))?;
-        let report = setting_report("f32".to_string(), 32.0, Some(activations), &scores, start);
-        writer.write(&report)?;
-    }
+    session.write_coded_inputs(
+        &mut writer,
+        "f32",
+        32.0,
+        &linears,
+        &activation_codings,
+        &reference_run,
+    )?;
 
     for coding in &weight_codings {
         let start = Instant::now();
@@ -109,18 +111,15 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             &scores,
             start,
         ))?;
-        for activations in &activation_codings {
-            let start = Instant::now();
-            let (_, scores) = session.evaluate(&coded, Some(activations), Some(&reference_run))?;
-            let report = setting_report(
-                coding.name(),
-                bits_stored,
-                Some(activations),
-                &scores,
-                start,
-            );
-            writer.write(&report)?;
-        }
+        let name = coding.name();
+        session.write_coded_inputs(
+            &mut writer,
+            &name,
+            bits_stored,
+            &coded,
+            &activation_codings,
+            &reference_run,
+        )?;
     }
     writer.finish()
 }
@@ -132,6 +131,32 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// Runs the weights `linears`, named `name`, once more with each
+    /// activation coding and writes one report for each run.
+    fn write_coded_inputs(
+        &self,
+        writer: &mut ReportWriter<impl Write>,
+        name: &str,
+        bits_stored: f64,
+        linears: &[Linears],
+        activation_codings: &[ActivationCoding],
+        reference_run: &LogProbs,
+    ) -> Result<(), Failure> {
+        for activations in activation_codings {
+            let start = Instant::now();
+            let (_, scores) = self.evaluate(linears, Some(activations), Some(reference_run))?;
+            let report = setting_report(
+                name.to_string(),
+                bits_stored,
+                Some(activations),
+                &scores,
+                start,
+            );
+            writer.write(&report)?;
+        }
+        Ok(())
+    }
+
     /// Runs the model with the block weights `linears` and scores it. The
     /// KL divergence is taken from `reference_run`, or from the run itself
     /// when it is the reference run.
